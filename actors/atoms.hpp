@@ -1,0 +1,17 @@
+#pragma once
+// Every atom of the system, declared once.
+#include <caf/atom.hpp>
+
+namespace conveyor {
+
+using wake_atom = caf::atom_constant<caf::atom("wake")>;          // work may be available
+using claim_atom = caf::atom_constant<caf::atom("claim")>;        // claimer: run a claim now
+using flush_atom = caf::atom_constant<caf::atom("flush")>;        // dispatcher: write the buffer
+using poll_atom = caf::atom_constant<caf::atom("poll")>;          // claimer: fallback poll tick
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;// claimer: refresh heartbeats
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;    // claimer: check deadlines
+using reap_atom = caf::atom_constant<caf::atom("reap")>;          // reaper: look for lost jobs
+using drain_atom = caf::atom_constant<caf::atom("drain")>;        // graceful shutdown, step 1
+using stop_atom = caf::atom_constant<caf::atom("stop")>;          // graceful shutdown, last step
+
+}  // namespace conveyor

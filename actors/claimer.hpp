@@ -1,0 +1,32 @@
+#pragma once
+// The claimer keeps this process's WORKER_CONCURRENCY slots busy: it claims as many due jobs as
+// there are free slots (one statement), spawns one executor per job, refreshes heartbeats, and
+// turns overlong attempts into `timeout` failures.
+#include <caf/typed_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/dispatcher.hpp"
+#include "actors/messages.hpp"
+#include "handlers/registry.hpp"
+
+namespace conveyor {
+
+using claimer_actor = caf::typed_actor<
+    // Work may be available (NOTIFY, a freed slot, a due retry): claim soon.
+    caf::reacts_to<wake_atom>,
+    // Self-sent: claim for the free slots now.
+    caf::reacts_to<claim_atom>,
+    // From an executor: its job's slot is free.
+    caf::reacts_to<SlotFreed>,
+    // Self-sent timers: fallback poll, heartbeat refresh, deadline check.
+    caf::reacts_to<poll_atom>, caf::reacts_to<heartbeat_atom>, caf::reacts_to<timeout_atom>,
+    // Stops claiming; answers true once running jobs finished or, after SHUTDOWN_TIMEOUT_S,
+    // were released to pending.
+    caf::replies_to<drain_atom>::with<bool>,
+    // Self-sent when the grace period ends: releases what still runs, answers the drain.
+    caf::reacts_to<stop_atom>>;
+
+claimer_actor spawn_claimer(caf::actor_system& sys, const Config& cfg, const HandlerRegistry& registry,
+                            const std::string& worker_id, dispatcher_actor dispatcher);
+
+}  // namespace conveyor

@@ -1,0 +1,70 @@
+#pragma once
+// Plain data exchanged between actors and with the HTTP front end.
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "http/request_parsing.hpp"
+#include "job.hpp"
+
+namespace conveyor {
+
+struct HttpReply {
+    int status = 200;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Answers one HTTP request; callable from any thread, exactly once.
+using Responder = std::function<void(HttpReply)>;
+
+HttpReply error_reply(int status, const std::string& code, const std::string& message);
+
+// HTTP → dispatcher: insert jobs (one for POST /jobs, many for /jobs/batch), then answer.
+struct SubmitJobs {
+    std::vector<NewJob> jobs;
+    bool batch = false;
+    Responder reply;
+};
+
+// HTTP → reader.
+struct GetJob {
+    std::string id;
+    Responder reply;
+};
+struct ListJobs {
+    ListQuery query;
+    Responder reply;
+};
+struct CheckHealth {
+    Responder reply;
+};
+
+// executor → dispatcher: the outcome of one attempt, to be written.
+struct AttemptFinished {
+    AttemptResult result;
+};
+
+// executor → claimer: the slot of this job is free again.
+struct SlotFreed {
+    std::string id;
+};
+
+// claimer → dispatcher at shutdown: return these attempts to pending, uncounted.
+struct ReleaseJobs {
+    std::vector<std::pair<std::string, int>> id_attempts;
+};
+
+}  // namespace conveyor
+
+// None of these leave the process, so they need no serialization.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SubmitJobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetJob)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ListJobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SlotFreed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ReleaseJobs)

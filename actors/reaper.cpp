@@ -1,0 +1,51 @@
+#include "actors/reaper.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "log.hpp"
+#include "store/queries.hpp"
+
+namespace conveyor {
+
+namespace {
+
+struct reaper_state {
+    std::unique_ptr<store::Connection> conn;
+    static inline const char* name = "reaper";
+};
+
+using self_ptr = reaper_actor::stateful_pointer<reaper_state>;
+
+reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor claimer) {
+    self->state.conn = std::make_unique<store::Connection>(cfg.database_url, store::Role::reaper);
+    self->send(self, reap_atom::value);
+    return {
+        [=](reap_atom) {
+            try {
+                pqxx::work tx(self->state.conn->get());
+                int n = store::reap_lost_jobs(tx, cfg);
+                tx.commit();
+                if (n > 0) {
+                    log::warn("reaper", "returned " + std::to_string(n) + " lost jobs (no heartbeat for " +
+                                            std::to_string(cfg.stale_after_s) + " s)");
+                    self->send(claimer, wake_atom::value);
+                }
+            } catch (const std::exception& e) {
+                self->state.conn->reset();
+                log::warn("reaper", std::string("reap failed, will retry: ") + e.what());
+            }
+            self->delayed_send(self, std::chrono::seconds(cfg.reaper_interval_s), reap_atom::value);
+        },
+        [=](stop_atom) { self->quit(); },
+    };
+}
+
+}  // namespace
+
+reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer) {
+    return sys.spawn<caf::detached>(reaper, cfg, claimer);
+}
+
+}  // namespace conveyor

@@ -1,0 +1,18 @@
+#pragma once
+// The reaper returns jobs whose worker died (heartbeat older than STALE_AFTER_S) to pending with
+// backoff, or to failed when their attempts are used up. Safe with a reaper in every process.
+#include <caf/typed_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/claimer.hpp"
+#include "config.hpp"
+
+namespace conveyor {
+
+using reaper_actor = caf::typed_actor<
+    // Self-sent every REAPER_INTERVAL_S: reclaim lost jobs.
+    caf::reacts_to<reap_atom>, caf::reacts_to<stop_atom>>;
+
+reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer);
+
+}  // namespace conveyor

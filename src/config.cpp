@@ -1,0 +1,203 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+namespace conveyor {
+
+std::chrono::milliseconds Config::backoff_after(int failed_attempts) const {
+    double ms = backoff_base_ms * std::pow(5.0, std::max(0, failed_attempts - 1));
+    double cap = backoff_max_s * 1000.0;
+    return std::chrono::milliseconds(static_cast<long long>(std::min(ms, cap)));
+}
+
+namespace {
+
+struct Option {
+    const char* env;
+    const char* flag;
+    const char* default_text;
+    const char* help;
+    std::function<void(Config&, const std::string& name, const std::string& value)> apply;
+};
+
+long parse_integer(const std::string& name, const std::string& value, long lo, long hi) {
+    if (value.empty()) throw ConfigError(name + ": empty value, expected an integer");
+    errno = 0;
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (errno != 0 || end == value.c_str() || *end != '\0')
+        throw ConfigError(name + ": '" + value + "' is not an integer");
+    if (v < lo || v > hi)
+        throw ConfigError(name + ": " + value + " is out of range " + std::to_string(lo) + ".." +
+                          std::to_string(hi));
+    return v;
+}
+
+template <typename Field>
+std::function<void(Config&, const std::string&, const std::string&)> integer(Field field, long lo,
+                                                                             long hi) {
+    return [=](Config& c, const std::string& name, const std::string& value) {
+        c.*field = static_cast<std::remove_reference_t<decltype(c.*field)>>(
+            parse_integer(name, value, lo, hi));
+    };
+}
+
+std::function<void(Config&, const std::string&, const std::string&)> text(std::string Config::*field) {
+    return [=](Config& c, const std::string&, const std::string& value) { c.*field = value; };
+}
+
+bool has_scheme(const std::string& v, std::initializer_list<const char*> schemes) {
+    for (const char* s : schemes) {
+        std::string prefix = std::string(s) + "://";
+        if (v.size() > prefix.size() && v.compare(0, prefix.size(), prefix) == 0) return true;
+    }
+    return false;
+}
+
+const std::vector<Option>& options() {
+    static const std::vector<Option> all = {
+        {"DATABASE_URL", "database-url", "(embedded cluster)", "libpq connection URI",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (!has_scheme(v, {"postgresql", "postgres"}))
+                 throw ConfigError(n + ": '" + v +
+                                   "' is not a postgresql:// or postgres:// connection URI");
+             c.database_url = v;
+         }},
+        {"HOST", "host", "127.0.0.1", "listen address",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (v.empty()) throw ConfigError(n + ": empty listen address");
+             c.host = v;
+         }},
+        {"PORT", "port", "3000", "listen port (0 picks a free one)", integer(&Config::port, 0, 65535)},
+        {"WORKER_CONCURRENCY", "worker-concurrency", "10", "max jobs executing at once in this process",
+         integer(&Config::worker_concurrency, 1, 10000)},
+        {"POLL_INTERVAL_MS", "poll-interval-ms", "2000", "fallback poll when no NOTIFY arrives",
+         integer(&Config::poll_interval_ms, 10, 3600000)},
+        {"REAPER_INTERVAL_S", "reaper-interval-s", "300", "how often the reaper looks for lost jobs",
+         integer(&Config::reaper_interval_s, 1, 86400)},
+        {"STALE_AFTER_S", "stale-after-s", "300", "a running job whose heartbeat is older is lost",
+         integer(&Config::stale_after_s, 1, 86400)},
+        {"HEARTBEAT_INTERVAL_S", "heartbeat-interval-s", "30", "heartbeat refresh period",
+         integer(&Config::heartbeat_interval_s, 1, 86400)},
+        {"JOB_TIMEOUT_S", "job-timeout-s", "120", "an attempt running longer fails with `timeout`",
+         integer(&Config::job_timeout_s, 1, 86400)},
+        {"BACKOFF_BASE_MS", "backoff-base-ms", "1000", "retry delay after the first failure",
+         integer(&Config::backoff_base_ms, 1, 86400000)},
+        {"BACKOFF_MAX_S", "backoff-max-s", "3600", "largest retry delay",
+         integer(&Config::backoff_max_s, 1, 31536000)},
+        {"SHUTDOWN_TIMEOUT_S", "shutdown-timeout-s", "30", "grace period for running jobs on SIGTERM",
+         integer(&Config::shutdown_timeout_s, 0, 86400)},
+        {"MAX_BODY_BYTES", "max-body-bytes", "1048576", "larger request bodies get 413",
+         integer(&Config::max_body_bytes, 64, 1073741824)},
+        {"SSE_KEEPALIVE_S", "sse-keepalive-s", "15", "keep-alive comment period for idle SSE streams",
+         integer(&Config::sse_keepalive_s, 1, 3600)},
+        {"SSE_MAX_SUBSCRIBERS", "sse-max-subscribers", "10000", "more SSE subscribers get 503",
+         integer(&Config::sse_max_subscribers, 1, 1000000)},
+        {"SMTP_URL", "smtp-url", "unset", "smtp://host:port or smtps://host:port",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (!v.empty() && !has_scheme(v, {"smtp", "smtps"}))
+                 throw ConfigError(n + ": '" + v + "' is not an smtp:// or smtps:// URL");
+             c.smtp_url = v;
+         }},
+        {"SMTP_USERNAME", "smtp-username", "unset", "SMTP user", text(&Config::smtp_username)},
+        {"SMTP_PASSWORD", "smtp-password", "unset", "SMTP password", text(&Config::smtp_password)},
+        {"FROM_EMAIL", "from-email", "unset", "sender address of email jobs", text(&Config::from_email)},
+        {"TELEGRAM_BOT_TOKEN", "telegram-bot-token", "unset", "Bot API token for telegram jobs",
+         text(&Config::telegram_bot_token)},
+        {"TELEGRAM_API_URL", "telegram-api-url", "https://api.telegram.org", "Bot API base URL",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (!has_scheme(v, {"http", "https"}))
+                 throw ConfigError(n + ": '" + v + "' is not an http:// or https:// URL");
+             c.telegram_api_url = v;
+         }},
+        {"API_TOKEN", "api-token", "unset", "bearer token required on every route but /healthz",
+         text(&Config::api_token)},
+        {"LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (v == "debug") c.log_level = LogLevel::debug;
+             else if (v == "info") c.log_level = LogLevel::info;
+             else if (v == "warn") c.log_level = LogLevel::warn;
+             else if (v == "error") c.log_level = LogLevel::error;
+             else throw ConfigError(n + ": '" + v + "' is not one of debug, info, warn, error");
+         }},
+        {"HTTP_THREADS", "http-threads", "2", "HTTP I/O threads", integer(&Config::http_threads, 1, 64)},
+        {"DB_READERS", "db-readers", "2", "database connections serving GET requests",
+         integer(&Config::db_readers, 1, 64)},
+    };
+    return all;
+}
+
+}  // namespace
+
+ParsedArgs parse_config(int argc, const char* const* argv,
+                        const std::map<std::string, std::string>* env) {
+    ParsedArgs out;
+    for (const auto& opt : options()) {
+        const char* raw = nullptr;
+        std::string holder;
+        if (env) {
+            auto it = env->find(opt.env);
+            if (it != env->end()) {
+                holder = it->second;
+                raw = holder.c_str();
+            }
+        } else {
+            raw = std::getenv(opt.env);
+        }
+        if (raw) opt.apply(out.config, opt.env, raw);
+    }
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            out.command = Command::help;
+            return out;
+        }
+        if (arg == "migrate" || arg == "serve") {
+            out.command = arg == "migrate" ? Command::migrate : Command::serve;
+            continue;
+        }
+        if (arg.rfind("--", 0) != 0) throw ConfigError("unknown argument '" + arg + "' (see --help)");
+        std::string name = arg.substr(2), value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        auto it = std::find_if(options().begin(), options().end(),
+                               [&](const Option& o) { return name == o.flag; });
+        if (it == options().end()) throw ConfigError("unknown option '--" + name + "' (see --help)");
+        if (!has_value) {
+            if (i + 1 >= argc) throw ConfigError("--" + name + ": missing value");
+            value = argv[++i];
+        }
+        it->apply(out.config, "--" + name, value);
+    }
+    if (out.config.heartbeat_interval_s >= out.config.stale_after_s)
+        throw ConfigError("HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
+                          " must be smaller than STALE_AFTER_S (" +
+                          std::to_string(out.config.stale_after_s) + ")");
+    return out;
+}
+
+std::string help_text() {
+    std::ostringstream os;
+    os << "conveyor - a PostgreSQL-backed job queue with an HTTP API\n\n"
+          "usage: conveyor [serve|migrate] [--option value ...]\n"
+          "  serve    (default) apply pending migrations, then run the HTTP API and the workers\n"
+          "  migrate  apply pending migrations and exit\n\n"
+          "Every option can also be set through its environment variable; flags win.\n\n";
+    for (const auto& o : options()) {
+        std::string left = std::string("  --") + o.flag + " / " + o.env;
+        os << left << std::string(left.size() < 48 ? 48 - left.size() : 1, ' ') << o.help
+           << " [default: " << o.default_text << "]\n";
+    }
+    return os.str();
+}
+
+}  // namespace conveyor

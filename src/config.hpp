@@ -1,0 +1,61 @@
+#pragma once
+// Every setting of SPEC §2 in one struct, parsed and validated in one place.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace conveyor {
+
+enum class LogLevel { debug, info, warn, error };
+
+struct Config {
+    std::string database_url;  // empty: scripts/run provides the embedded cluster
+    std::string host = "127.0.0.1";
+    int port = 3000;
+    int worker_concurrency = 10;
+    int poll_interval_ms = 2000;
+    int reaper_interval_s = 300;
+    int stale_after_s = 300;
+    int heartbeat_interval_s = 30;
+    int job_timeout_s = 120;
+    int backoff_base_ms = 1000;
+    int backoff_max_s = 3600;
+    int shutdown_timeout_s = 30;
+    long max_body_bytes = 1048576;
+    int sse_keepalive_s = 15;
+    int sse_max_subscribers = 10000;
+    std::string smtp_url, smtp_username, smtp_password, from_email;
+    std::string telegram_bot_token;
+    std::string telegram_api_url = "https://api.telegram.org";
+    std::string api_token;
+    LogLevel log_level = LogLevel::info;
+    int http_threads = 2;
+    int db_readers = 2;
+
+    // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
+    std::chrono::milliseconds backoff_after(int failed_attempts) const;
+};
+
+// Thrown for a bad value; what() is the one line printed before exiting.
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+enum class Command { serve, migrate, help };
+
+struct ParsedArgs {
+    Command command = Command::serve;
+    Config config;
+};
+
+// Reads the environment (through `getenv`) and then argv flags (`--port 3000` or `--port=3000`);
+// flags win. Throws ConfigError naming the variable.
+ParsedArgs parse_config(int argc, const char* const* argv,
+                        const std::map<std::string, std::string>* env = nullptr);
+
+std::string help_text();
+
+}  // namespace conveyor

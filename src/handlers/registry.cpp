@@ -1,0 +1,27 @@
+#include "handlers/registry.hpp"
+
+#include "handlers/builtin.hpp"
+
+namespace conveyor {
+
+void HandlerRegistry::add(const std::string& job_type, std::unique_ptr<Handler> handler) {
+    handlers_[job_type] = std::move(handler);
+}
+
+const Handler* HandlerRegistry::find(const std::string& job_type) const {
+    auto it = handlers_.find(job_type);
+    return it == handlers_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> HandlerRegistry::names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, _] : handlers_) out.push_back(name);
+    return out;
+}
+
+void register_builtin_handlers(HandlerRegistry& registry, const Config& config) {
+    (void)config;
+    registry.add("noop", make_noop_handler());
+}
+
+}  // namespace conveyor

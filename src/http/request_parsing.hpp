@@ -1,0 +1,55 @@
+#pragma once
+// Pure parsing and validation of what clients send: no I/O, so it is unit-tested and fuzzed alone.
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "handlers/registry.hpp"
+#include "job.hpp"
+
+namespace conveyor {
+
+struct ApiError {
+    int status = 400;
+    std::string code;
+    std::string message;
+};
+
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxBatch = 1000;
+
+// POST /jobs body → one job.
+std::variant<NewJob, ApiError> parse_submission(const std::string& body, const HandlerRegistry& registry);
+// POST /jobs/batch body → 1..1000 jobs, all valid, or the first error naming its index.
+std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
+                                                        const HandlerRegistry& registry);
+
+// RFC 3339 date-time with a time zone ("2026-11-26T05:02:39.123Z", "...+02:00").
+bool is_rfc3339(const std::string& s);
+
+// Keyset position of GET /jobs: created_at in microseconds since the epoch, then id.
+struct Cursor {
+    long long created_us = 0;
+    std::string id;
+};
+std::string encode_cursor(const Cursor& c);
+std::optional<Cursor> decode_cursor(const std::string& s);
+
+struct ListQuery {
+    std::vector<std::string> statuses;  // empty: any
+    std::optional<std::string> job_type;
+    int limit = 100;
+    std::optional<Cursor> cursor;
+};
+std::variant<ListQuery, ApiError> parse_list_query(const std::map<std::string, std::string>& params);
+// The query string of the `next` link, for the given cursor.
+std::string next_page_query(const ListQuery& q, const Cursor& next);
+
+std::string url_encode(const std::string& s);
+
+// "Content-Type" accepted as JSON: application/json, optionally with parameters.
+bool is_json_content_type(const std::string& value);
+
+}  // namespace conveyor

@@ -1,0 +1,238 @@
+#include "http/server.hpp"
+
+#include <atomic>
+
+#include <caf/send.hpp>
+#include <restinio/all.hpp>
+
+#include "json_util.hpp"
+#include "log.hpp"
+#include "uuid.hpp"
+
+namespace conveyor {
+
+namespace {
+
+using router_t = restinio::router::express_router_t<>;
+struct traits_t : public restinio::default_traits_t {
+    using request_handler_t = router_t;
+};
+using request_t = restinio::request_handle_t;
+
+const char* reason(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Entity";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+    }
+}
+
+void send_reply(const request_t& req, HttpReply r) {
+    auto resp = req->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
+    resp.append_header(restinio::http_field::content_type, "application/json");
+    for (auto& [name, value] : r.headers) resp.append_header(name, value);
+    resp.set_body(std::move(r.body));
+    resp.done();
+}
+
+Responder responder(request_t req) {
+    return [req = std::move(req)](HttpReply r) { send_reply(req, std::move(r)); };
+}
+
+restinio::request_handling_status_t answer_error(const request_t& req, int status, const std::string& code,
+                                                 const std::string& message,
+                                                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpReply r = error_reply(status, code, message);
+    r.headers = std::move(headers);
+    send_reply(req, std::move(r));
+    return restinio::request_accepted();
+}
+
+// Compares in time independent of where the strings first differ.
+bool constant_time_equal(const std::string& a, const std::string& b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
+    return diff == 0;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+    Config cfg;
+    const HandlerRegistry& registry;
+    dispatcher_actor dispatcher;
+    std::vector<reader_actor> readers;
+    std::atomic<size_t> next_reader{0};
+    std::atomic<bool> draining{false};
+    std::atomic<int> bound_port{0};
+    restinio::running_server_handle_t<traits_t> server;
+
+    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d, std::vector<reader_actor> rs)
+        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)) {}
+
+    const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
+
+    // Returns false (and answers 401) when API_TOKEN is set and the request lacks it.
+    bool authorized(const request_t& req) {
+        if (cfg.api_token.empty()) return true;
+        auto value = req->header().opt_value_of(restinio::http_field::authorization);
+        std::string given = value ? std::string(value->data(), value->size()) : std::string();
+        if (constant_time_equal(given, "Bearer " + cfg.api_token)) return true;
+        answer_error(req, 401, "unauthorized", "missing or wrong bearer token",
+                     {{"WWW-Authenticate", "Bearer realm=\"conveyor\""}});
+        return false;
+    }
+
+    // Common checks of a JSON POST; returns false after answering when the request is refused.
+    bool acceptable_post(const request_t& req) {
+        if (!authorized(req)) return false;
+        if (draining) {
+            answer_error(req, 503, "shutting_down", "the server is shutting down; retry on another instance");
+            return false;
+        }
+        if (req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
+            answer_error(req, 413, "body_too_large",
+                         "request body exceeds MAX_BODY_BYTES=" + std::to_string(cfg.max_body_bytes));
+            return false;
+        }
+        auto ct = req->header().opt_value_of(restinio::http_field::content_type);
+        if (!ct || !is_json_content_type(std::string(ct->data(), ct->size()))) {
+            answer_error(req, 415, "unsupported_media_type", "Content-Type must be application/json");
+            return false;
+        }
+        return true;
+    }
+
+    restinio::request_handling_status_t post_job(const request_t& req) {
+        if (!acceptable_post(req)) return restinio::request_accepted();
+        auto parsed = parse_submission(req->body(), registry);
+        if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(req, e->status, e->code, e->message);
+        SubmitJobs msg;
+        msg.jobs.push_back(std::move(std::get<NewJob>(parsed)));
+        msg.reply = responder(req);
+        caf::anon_send(dispatcher, std::move(msg));
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t post_batch(const request_t& req) {
+        if (!acceptable_post(req)) return restinio::request_accepted();
+        auto parsed = parse_batch(req->body(), registry);
+        if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(req, e->status, e->code, e->message);
+        SubmitJobs msg{std::move(std::get<std::vector<NewJob>>(parsed)), true, responder(req)};
+        caf::anon_send(dispatcher, std::move(msg));
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t list(const request_t& req) {
+        if (!authorized(req)) return restinio::request_accepted();
+        auto qs = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
+            req->header().query());
+        if (!qs) return answer_error(req, 400, "invalid_query", "query string is malformed");
+        std::map<std::string, std::string> params;
+        for (const auto& [k, v] : *qs) {
+            std::string key(k.data(), k.size());
+            if (params.count(key)) return answer_error(req, 400, "invalid_query", "parameter '" + key + "' given twice");
+            params[key] = std::string(v.data(), v.size());
+        }
+        auto q = parse_list_query(params);
+        if (auto* e = std::get_if<ApiError>(&q)) return answer_error(req, e->status, e->code, e->message);
+        caf::anon_send(reader(), ListJobs{std::move(std::get<ListQuery>(q)), responder(req)});
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t get(const request_t& req, const std::string& id) {
+        if (id == "batch")
+            return answer_error(req, 405, "method_not_allowed", "GET is not allowed on /jobs/batch", {{"Allow", "POST"}});
+        if (!authorized(req)) return restinio::request_accepted();
+        if (!is_uuid(id)) return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
+        caf::anon_send(reader(), GetJob{id, responder(req)});
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t health(const request_t& req) {
+        caf::anon_send(reader(), CheckHealth{responder(req)});
+        return restinio::request_accepted();
+    }
+
+    // Unmatched requests: a known path with the wrong method is 405 with Allow, anything else 404.
+    restinio::request_handling_status_t unmatched(const request_t& req) {
+        std::string path(req->header().path());
+        std::string allow;
+        if (path == "/jobs") allow = "GET, POST";
+        else if (path == "/jobs/batch") allow = "POST";
+        else if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos) allow = "GET";
+        else if (path == "/healthz" || path == "/events") allow = "GET";
+        if (!allow.empty())
+            return answer_error(req, 405, "method_not_allowed",
+                                std::string(req->header().method().c_str()) +
+                                    " is not allowed on " + path,
+                                {{"Allow", allow}});
+        return answer_error(req, 404, "not_found", "no route for " + path);
+    }
+
+    std::unique_ptr<router_t> routes() {
+        auto router = std::make_unique<router_t>();
+        router->http_post("/jobs", [this](auto req, auto) { return post_job(req); });
+        router->http_post("/jobs/batch", [this](auto req, auto) { return post_batch(req); });
+        router->http_get("/jobs", [this](auto req, auto) { return list(req); });
+        router->http_get("/jobs/:id", [this](auto req, auto params) {
+            return get(req, restinio::cast_to<std::string>(params["id"]));
+        });
+        router->http_get("/healthz", [this](auto req, auto) { return health(req); });
+        router->non_matched_request_handler([this](auto req) { return unmatched(req); });
+        return router;
+    }
+};
+
+HttpServer::HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
+                       std::vector<reader_actor> readers)
+    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+    auto* impl = impl_.get();
+    // Bodies a little over the limit still get a proper 413 from our handler; RESTinio drops
+    // connections whose body is far larger without reading it all.
+    auto hard_limit = static_cast<std::uint64_t>(impl->cfg.max_body_bytes) * 2 + 65536;
+    auto settings = restinio::server_settings_t<traits_t>{}
+                        .address(impl->cfg.host)
+                        .port(static_cast<std::uint16_t>(impl->cfg.port))
+                        .request_handler(impl->routes())
+                        .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                                      .max_body_size(hard_limit)
+                                                      .max_field_count(100)
+                                                      .max_field_value_size(16384))
+                        .read_next_http_message_timelimit(std::chrono::seconds(60))
+                        .handle_request_timeout(std::chrono::seconds(60))
+                        .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& a) {
+                            impl->bound_port = a.local_endpoint().port();
+                        });
+    impl->server = restinio::run_async(restinio::own_io_context(), std::move(settings),
+                                       static_cast<std::size_t>(impl->cfg.http_threads));
+    log::info("http", "listening on http://" + impl->cfg.host + ":" + std::to_string(impl->bound_port.load()));
+}
+
+int HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::set_draining() { impl_->draining = true; }
+
+void HttpServer::stop() {
+    if (impl_ && impl_->server) {
+        impl_->server->stop();
+        impl_->server->wait();
+        impl_->server.reset();
+    }
+}
+
+}  // namespace conveyor

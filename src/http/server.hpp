@@ -1,0 +1,31 @@
+#pragma once
+// The HTTP front end: RESTinio routes that validate requests and hand them to actors as messages.
+// No handler touches the database; answers arrive asynchronously from the actors.
+#include <memory>
+#include <vector>
+
+#include "actors/dispatcher.hpp"
+#include "actors/reader.hpp"
+#include "handlers/registry.hpp"
+
+namespace conveyor {
+
+class HttpServer {
+public:
+    HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
+               std::vector<reader_actor> readers);
+    ~HttpServer();
+    // Binds and starts serving; throws when the address cannot be bound.
+    void start();
+    // The bound port (useful with PORT=0).
+    int port() const;
+    // From now on, submissions get 503 shutting_down.
+    void set_draining();
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace conveyor

@@ -1,0 +1,3 @@
+#include "service.hpp"
+
+int main(int argc, char** argv) { return conveyor::conveyor_main(argc, argv); }

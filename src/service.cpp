@@ -1,0 +1,154 @@
+#include "service.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/claimer.hpp"
+#include "actors/dispatcher.hpp"
+#include "actors/notifier.hpp"
+#include "actors/reader.hpp"
+#include "actors/reaper.hpp"
+#include "http/server.hpp"
+#include "log.hpp"
+#include "store/connection.hpp"
+#include "store/migrations.hpp"
+
+namespace conveyor {
+
+namespace {
+
+std::string make_worker_id() {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    std::random_device rd;
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rd() & 0xffff));
+    return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
+
+int migrate(const Config& cfg) {
+    auto conn = store::connect_with_retry(cfg.database_url, store::Role::listener, std::chrono::seconds(30));
+    int n = store::apply_migrations(*conn);
+    log::info("migrate", n == 0 ? "schema is up to date" : "applied " + std::to_string(n) + " migrations");
+    return n;
+}
+
+}  // namespace
+
+int run_migrations(const Config& cfg) {
+    try {
+        migrate(cfg);
+        return 0;
+    } catch (const std::exception& e) {
+        log::error("migrate", std::string("cannot migrate the database: ") + e.what());
+        return 1;
+    }
+}
+
+int run_service(const Config& cfg, const HandlerRegistry& registry) {
+    // Signals are taken synchronously by this thread; every thread started below inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (run_migrations(cfg) != 0) return 1;
+
+    caf::actor_system_config sys_cfg;
+    sys_cfg.set("scheduler.max-threads", 2);
+    caf::actor_system sys{sys_cfg};
+
+    auto worker = make_worker_id();
+    auto dispatcher = spawn_dispatcher(sys, cfg, worker);
+    std::vector<reader_actor> readers;
+    for (int i = 0; i < cfg.db_readers; ++i) readers.push_back(spawn_reader(sys, cfg));
+    auto claimer = spawn_claimer(sys, cfg, registry, worker, dispatcher);
+    auto reaper = spawn_reaper(sys, cfg, claimer);
+    auto notifier = spawn_notifier(sys, cfg, claimer);
+
+    HttpServer http(cfg, registry, dispatcher, readers);
+    try {
+        http.start();
+    } catch (const std::exception& e) {
+        log::error("http", "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " + e.what());
+        caf::anon_send(notifier, stop_atom::value);
+        caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
+        for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+        return 1;
+    }
+    log::info("service", "worker " + worker + " running with WORKER_CONCURRENCY=" +
+                             std::to_string(cfg.worker_concurrency) + ", job types: " +
+                             [&] {
+                                 std::string s;
+                                 for (auto& n : registry.names()) s += (s.empty() ? "" : ",") + n;
+                                 return s;
+                             }());
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info("service", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                             ": stopping claims, finishing running jobs");
+
+    // Order matters: refuse submissions, drain the workers (their results reach the dispatcher
+    // before the claimer answers), then let the dispatcher write everything and stop.
+    http.set_draining();
+    caf::anon_send(notifier, stop_atom::value);
+    caf::anon_send(reaper, stop_atom::value);
+    {
+        caf::scoped_actor self{sys};
+        self->request(claimer, caf::infinite, drain_atom::value)
+            .receive([](bool) {},
+                     [](caf::error& e) { log::error("service", "drain failed: " + to_string(e)); });
+        self->request(dispatcher, caf::infinite, stop_atom::value)
+            .receive([](bool) {},
+                     [](caf::error& e) { log::error("service", "final write failed: " + to_string(e)); });
+    }
+    http.stop();
+    caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
+    for (auto& r : readers) caf::anon_send(r, stop_atom::value);
+    log::info("service", "stopped cleanly");
+    // Handlers still blocked past the grace period had their attempts released; do not wait.
+    std::fflush(stderr);
+    _exit(0);
+}
+
+int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const Config&)) {
+    ParsedArgs args;
+    try {
+        args = parse_config(argc, argv);
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "conveyor: configuration error: %s\n", e.what());
+        return 2;
+    }
+    if (args.command == Command::help) {
+        std::cout << help_text();
+        return 0;
+    }
+    log::set_level(args.config.log_level);
+    if (args.config.database_url.empty()) {
+        std::fprintf(stderr,
+                     "conveyor: configuration error: DATABASE_URL: not set (./scripts/run starts an "
+                     "embedded PostgreSQL and sets it for you)\n");
+        return 2;
+    }
+    if (args.command == Command::migrate) return run_migrations(args.config);
+    HandlerRegistry registry;
+    register_builtin_handlers(registry, args.config);
+    if (extra) extra(registry, args.config);
+    return run_service(args.config, registry);
+}
+
+}  // namespace conveyor

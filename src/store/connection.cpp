@@ -1,0 +1,48 @@
+#include "store/connection.hpp"
+
+#include <thread>
+
+#include "log.hpp"
+#include "store/queries.hpp"
+
+namespace conveyor::store {
+
+std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
+    auto conn = std::make_unique<pqxx::connection>(url);
+    if (role == Role::claimer || role == Role::reaper) {
+        // Losing a claim or a reclaim in a database crash only returns the job to where it was
+        // (at-least-once holds), so these writes need not wait for their own WAL flush.
+        pqxx::nontransaction(*conn).exec0("SET synchronous_commit = off");
+    }
+    prepare_statements(*conn, role);
+    return conn;
+}
+
+std::unique_ptr<pqxx::connection> connect_with_retry(const std::string& url, Role role,
+                                                     std::chrono::seconds patience) {
+    auto give_up = std::chrono::steady_clock::now() + patience;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return connect(url, role);
+        } catch (const std::exception& e) {
+            if (std::chrono::steady_clock::now() >= give_up) throw;
+            std::string why = e.what();
+            while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+            log::warn("db", "database not reachable (attempt " + std::to_string(attempt) +
+                                "), retrying in 1 s: " + why);
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+    }
+}
+
+pqxx::connection& Connection::get() {
+    if (conn_ && !conn_->is_open()) conn_.reset();
+    if (!conn_) conn_ = connect(url_, role_);
+    return *conn_;
+}
+
+void Connection::reset_if_broken() {
+    if (conn_ && !conn_->is_open()) conn_.reset();
+}
+
+}  // namespace conveyor::store
