@@ -135,7 +135,7 @@ struct HttpServer::Impl {
 
     restinio::request_handling_status_t list(const request_t& req) {
         if (!authorized(req)) return restinio::request_accepted();
-        auto qs = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
+        auto qs = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(
             req->header().query());
         if (!qs) return answer_error(req, 400, "invalid_query", "query string is malformed");
         std::map<std::string, std::string> params;
