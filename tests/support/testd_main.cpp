@@ -2,6 +2,7 @@
 //
 // `test` payload: {"sleep_ms": int, "fail": "transient"|"permanent", "fail_attempts": int,
 //                  "record": bool}
+//   "sleep_attempts": int limits sleeping to attempts <= it.
 //   sleeps (in slices, honouring the deadline), fails as asked on attempts <= fail_attempts
 //   (all attempts when fail_attempts is absent), and with "record" inserts one row per attempt
 //   into test_executions(job_id, attempt, pid, started_at, finished_at) for counting.
@@ -28,7 +29,7 @@ public:
 
     HandlerResult run(const nlohmann::json& p, const HandlerContext& ctx) const override {
         auto started = std::chrono::system_clock::now();
-        long sleep_ms = p.value("sleep_ms", 0L);
+        long sleep_ms = ctx.job.attempt <= p.value("sleep_attempts", 1000) ? p.value("sleep_ms", 0L) : 0;
         auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
         bool timed_out = false;
         while (std::chrono::steady_clock::now() < until) {
