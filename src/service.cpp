@@ -7,6 +7,8 @@
 #include <iostream>
 #include <random>
 
+#include <curl/curl.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -138,6 +140,8 @@ int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const C
         return 0;
     }
     log::set_level(args.config.log_level);
+    // libcurl's global state must be set up once, before any thread uses it.
+    curl_global_init(CURL_GLOBAL_ALL);
     if (args.config.database_url.empty()) {
         std::fprintf(stderr,
                      "conveyor: configuration error: DATABASE_URL: not set (./scripts/run starts an "
