@@ -55,9 +55,8 @@ void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry, co
     if (free_slots <= 0) return;
     std::vector<ClaimedJob> jobs;
     try {
-        pqxx::work tx(st.conn->get());
+        pqxx::nontransaction tx(st.conn->get());
         jobs = store::claim_jobs(tx, worker, free_slots);
-        tx.commit();
         if (st.db_down) log::info("claimer", "database reachable again; claiming resumed");
         st.db_down = false;
     } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "event.hpp"
 #include "http/request_parsing.hpp"
 #include "job.hpp"
 
@@ -58,6 +59,21 @@ struct ReleaseJobs {
     std::vector<std::pair<std::string, int>> id_attempts;
 };
 
+// notifier → broadcaster: new events in id order. `window` marks the retained history loaded at
+// start-up (kept for resume, not sent live).
+struct EventBatch {
+    std::vector<JobEvent> events;
+    bool window = false;
+};
+
+// HTTP → broadcaster: a new GET /events stream.
+struct Subscribe {
+    std::shared_ptr<SseSink> sink;
+    EventFilter filter;
+    bool resume = false;  // a Last-Event-ID was given
+    std::uint64_t last_event_id = 0;
+};
+
 }  // namespace conveyor
 
 // None of these leave the process, so they need no serialization.
@@ -68,3 +84,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SlotFreed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ReleaseJobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

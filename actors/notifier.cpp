@@ -3,32 +3,72 @@
 #include <poll.h>
 
 #include <caf/actor_system.hpp>
-#include <caf/blocking_actor.hpp>
 #include <caf/after.hpp>
+#include <caf/blocking_actor.hpp>
 #include <caf/send.hpp>
 #include <pqxx/pqxx>
 
 #include "log.hpp"
-#include "store/connection.hpp"
+#include "store/queries.hpp"
 
 namespace conveyor {
 
 namespace {
 
-class WakeReceiver final : public pqxx::notification_receiver {
+using clock = std::chrono::steady_clock;
+
+// A gap in event ids older than this is a rolled-back transaction (or a sequence jump after a
+// crash), not one still committing: skip it.
+constexpr auto kGapPatience = std::chrono::milliseconds(500);
+constexpr int kReadLimit = 5000;
+
+class Receiver final : public pqxx::notification_receiver {
 public:
-    WakeReceiver(pqxx::connection_base& c, claimer_actor claimer)
-        : pqxx::notification_receiver(c, "conveyor_wake"), claimer_(std::move(claimer)) {}
-    void operator()(const std::string&, int) override { caf::anon_send(claimer_, wake_atom::value); }
+    Receiver(pqxx::connection_base& c, const std::string& channel, std::function<void()> fn)
+        : pqxx::notification_receiver(c, channel), fn_(std::move(fn)) {}
+    void operator()(const std::string&, int) override { fn_(); }
 
 private:
-    claimer_actor claimer_;
+    std::function<void()> fn_;
 };
 
-void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer) {
+struct EventReader {
+    std::uint64_t last = 0;  // newest id passed on
+    std::optional<clock::time_point> gap_since;
+    bool pending = true;
+
+    // Reads what is new and passes on the contiguous part.
+    void read(pqxx::connection& conn, const sse_broadcaster_actor& broadcaster) {
+        pending = false;
+        auto rows = store::read_events(conn, last, kReadLimit);
+        EventBatch batch;
+        bool stopped_at_gap = false;
+        for (auto& e : rows) {
+            if (e.id != last + 1) {
+                auto now = clock::now();
+                if (!gap_since) gap_since = now;
+                if (now - *gap_since < kGapPatience) {
+                    stopped_at_gap = true;
+                    break;
+                }
+                log::debug("notifier", "skipping event ids " + std::to_string(last + 1) + ".." + std::to_string(e.id - 1));
+            }
+            gap_since.reset();
+            last = e.id;
+            batch.events.push_back(std::move(e));
+        }
+        if (!stopped_at_gap) gap_since.reset();
+        if (static_cast<int>(rows.size()) == kReadLimit && !stopped_at_gap) pending = true;
+        if (!batch.events.empty()) caf::anon_send(broadcaster, std::move(batch));
+    }
+};
+
+void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer, sse_broadcaster_actor broadcaster) {
     bool running = true;
+    bool window_loaded = false;
     std::unique_ptr<pqxx::connection> conn;
-    std::unique_ptr<WakeReceiver> receiver;
+    std::unique_ptr<Receiver> wake, events;
+    EventReader reader;
     int failures = 0;
     auto check_mailbox = [&](std::chrono::milliseconds wait) {
         self->receive([&](stop_atom) { running = false; }, caf::after(wait) >> [] {});
@@ -37,23 +77,35 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer) {
         try {
             if (!conn) {
                 conn = store::connect(cfg.database_url, store::Role::listener);
-                receiver = std::make_unique<WakeReceiver>(*conn, claimer);
+                wake = std::make_unique<Receiver>(*conn, "conveyor_wake", [&] { caf::anon_send(claimer, wake_atom::value); });
+                events = std::make_unique<Receiver>(*conn, "conveyor_events", [&] { reader.pending = true; });
+                if (!window_loaded) {
+                    // Start live from now, with the newest events kept for Last-Event-ID resume.
+                    auto recent = store::latest_events(*conn, static_cast<int>(kEventWindow));
+                    if (!recent.empty()) reader.last = recent.back().id;
+                    caf::anon_send(broadcaster, EventBatch{std::move(recent), true});
+                    window_loaded = true;
+                }
                 if (failures > 0) log::info("notifier", "LISTEN connection re-established");
                 failures = 0;
+                reader.pending = true;  // catch up on events committed while we were away
                 // Anything inserted while we were deaf is found by this claim.
                 caf::anon_send(claimer, wake_atom::value);
             }
+            bool busy = reader.pending || reader.gap_since;
             pollfd pfd{conn->sock(), POLLIN, 0};
-            ::poll(&pfd, 1, 100);
+            ::poll(&pfd, 1, busy ? 2 : 100);
             conn->get_notifs();
             if (!conn->is_open()) throw pqxx::broken_connection("LISTEN connection closed");
+            if (reader.pending || reader.gap_since) reader.read(*conn, broadcaster);
         } catch (const std::exception& e) {
-            receiver.reset();
+            wake.reset();
+            events.reset();
             conn.reset();
             ++failures;
             if (failures == 1 || failures % 30 == 0)
-                log::warn("notifier", std::string("LISTEN connection lost, reconnecting (polling covers the gap): ") +
-                                          e.what());
+                log::warn("notifier",
+                          std::string("LISTEN connection lost, reconnecting (polling covers the gap): ") + e.what());
             check_mailbox(std::chrono::milliseconds(std::min(1000, 100 * failures)));
             continue;
         }
@@ -63,8 +115,9 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer) {
 
 }  // namespace
 
-caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer) {
-    return sys.spawn<caf::detached>(notifier, cfg, claimer);
+caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer,
+                          sse_broadcaster_actor broadcaster) {
+    return sys.spawn<caf::detached>(notifier, cfg, claimer, broadcaster);
 }
 
 }  // namespace conveyor

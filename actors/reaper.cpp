@@ -21,6 +21,7 @@ using self_ptr = reaper_actor::stateful_pointer<reaper_state>;
 reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor claimer) {
     self->state.conn = std::make_unique<store::Connection>(cfg.database_url, store::Role::reaper);
     self->send(self, reap_atom::value);
+    self->delayed_send(self, std::chrono::seconds(10), prune_atom::value);
     return {
         [=](reap_atom) {
             try {
@@ -37,6 +38,16 @@ reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor clai
                 log::warn("reaper", std::string("reap failed, will retry: ") + e.what());
             }
             self->delayed_send(self, std::chrono::seconds(cfg.reaper_interval_s), reap_atom::value);
+        },
+        [=](prune_atom) {
+            try {
+                int n = store::prune_events(self->state.conn->get(), kEventsKept);
+                if (n > 0) log::debug("reaper", "pruned " + std::to_string(n) + " old events");
+            } catch (const std::exception& e) {
+                self->state.conn->reset();
+                log::warn("reaper", std::string("event pruning failed, will retry: ") + e.what());
+            }
+            self->delayed_send(self, std::chrono::seconds(10), prune_atom::value);
         },
         [=](stop_atom) { self->quit(); },
     };

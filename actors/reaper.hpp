@@ -1,6 +1,7 @@
 #pragma once
 // The reaper returns jobs whose worker died (heartbeat older than STALE_AFTER_S) to pending with
 // backoff, or to failed when their attempts are used up. Safe with a reaper in every process.
+// It also trims the event log to the newest kEventsKept events.
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
@@ -11,7 +12,11 @@ namespace conveyor {
 
 using reaper_actor = caf::typed_actor<
     // Self-sent every REAPER_INTERVAL_S: reclaim lost jobs.
-    caf::reacts_to<reap_atom>, caf::reacts_to<stop_atom>>;
+    caf::reacts_to<reap_atom>,
+    // Self-sent every 10 s: delete events older than the newest kEventsKept.
+    caf::reacts_to<prune_atom>, caf::reacts_to<stop_atom>>;
+
+constexpr long long kEventsKept = 50000;
 
 reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer);
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include <curl/curl.h>
 
@@ -19,6 +20,7 @@
 #include "actors/notifier.hpp"
 #include "actors/reader.hpp"
 #include "actors/reaper.hpp"
+#include "actors/sse_broadcaster.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
 #include "store/connection.hpp"
@@ -77,9 +79,11 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     for (int i = 0; i < cfg.db_readers; ++i) readers.push_back(spawn_reader(sys, cfg));
     auto claimer = spawn_claimer(sys, cfg, registry, worker, dispatcher);
     auto reaper = spawn_reaper(sys, cfg, claimer);
-    auto notifier = spawn_notifier(sys, cfg, claimer);
+    auto subscribers = std::make_shared<std::atomic<int>>(0);
+    auto broadcaster = spawn_sse_broadcaster(sys, cfg, subscribers);
+    auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster);
 
-    HttpServer http(cfg, registry, dispatcher, readers);
+    HttpServer http(cfg, registry, dispatcher, readers, broadcaster, subscribers);
     try {
         http.start();
     } catch (const std::exception& e) {
@@ -88,6 +92,7 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
         caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(broadcaster, caf::exit_reason::user_shutdown);
         for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
         return 1;
     }
@@ -107,7 +112,6 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     // Order matters: refuse submissions, drain the workers (their results reach the dispatcher
     // before the claimer answers), then let the dispatcher write everything and stop.
     http.set_draining();
-    caf::anon_send(notifier, stop_atom::value);
     caf::anon_send(reaper, stop_atom::value);
     {
         caf::scoped_actor self{sys};
@@ -117,6 +121,12 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
         self->request(dispatcher, caf::infinite, stop_atom::value)
             .receive([](bool) {},
                      [](caf::error& e) { log::error("service", "final write failed: " + to_string(e)); });
+        // The last completions and releases were just committed: let their events reach this
+        // process's streams (the notifier reads within milliseconds) before closing them.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        caf::anon_send(notifier, stop_atom::value);
+        self->request(broadcaster, caf::infinite, stop_atom::value)
+            .receive([](bool) {}, [](caf::error&) {});
     }
     http.stop();
     caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);

@@ -187,6 +187,52 @@ std::variant<ListQuery, ApiError> parse_list_query(const std::map<std::string, s
     return q;
 }
 
+namespace {
+std::vector<std::string> split_commas(const std::string& v) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        auto comma = v.find(',', start);
+        out.push_back(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) return out;
+        start = comma + 1;
+    }
+}
+}  // namespace
+
+std::variant<EventFilter, ApiError> parse_event_query(const std::map<std::string, std::string>& params) {
+    EventFilter f;
+    for (const auto& [key, value] : params) {
+        if (key == "access_token") continue;
+        if (key != "job_id" && key != "job_type" && key != "status")
+            return ApiError{400, "invalid_query", "unknown query parameter '" + key + "'; use job_id, job_type, status"};
+        for (const auto& item : split_commas(value)) {
+            if (key == "job_id") {
+                if (!is_uuid(item)) return ApiError{400, "invalid_query", "job_id '" + item + "' is not a UUID"};
+                std::string lower = item;
+                for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                f.job_ids.insert(lower);
+            } else if (key == "job_type") {
+                if (item.empty()) return ApiError{400, "invalid_query", "job_type must not be empty"};
+                f.job_types.insert(item);
+            } else {
+                if (!parse_job_status(item))
+                    return ApiError{400, "invalid_query",
+                                    "status must be pending, processing, done or failed, got '" + item + "'"};
+                f.statuses.insert(item);
+            }
+        }
+    }
+    return f;
+}
+
+std::optional<std::uint64_t> parse_last_event_id(const std::string& s) {
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    for (char c : s)
+        if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    return std::stoull(s);
+}
+
 std::string url_encode(const std::string& s) {
     static const char* hex = "0123456789ABCDEF";
     std::string out;

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "event.hpp"
 #include "handlers/registry.hpp"
 #include "job.hpp"
 
@@ -46,6 +47,12 @@ struct ListQuery {
 std::variant<ListQuery, ApiError> parse_list_query(const std::map<std::string, std::string>& params);
 // The query string of the `next` link, for the given cursor.
 std::string next_page_query(const ListQuery& q, const Cursor& next);
+
+// GET /events query: job_id, job_type, status (comma lists); `access_token` is skipped here (the
+// HTTP layer checks it).
+std::variant<EventFilter, ApiError> parse_event_query(const std::map<std::string, std::string>& params);
+// A Last-Event-ID header value: a decimal event id.
+std::optional<std::uint64_t> parse_last_event_id(const std::string& s);
 
 std::string url_encode(const std::string& s);
 

@@ -65,6 +65,42 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
     return diff == 0;
 }
 
+// One open GET /events response, written only by the broadcaster.
+class RestinioSseSink final : public SseSink {
+public:
+    using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
+    explicit RestinioSseSink(builder_t resp) : resp_(std::move(resp)), state_(std::make_shared<State>()) {}
+    ~RestinioSseSink() override { close(); }
+
+    void write(std::string bytes) override {
+        if (closed_) return;
+        auto n = bytes.size();
+        state_->pending += n;
+        resp_.append_chunk(std::move(bytes));
+        resp_.flush([st = state_, n](const asio::error_code& ec) {
+            st->pending -= n;
+            if (ec) st->failed = true;
+        });
+    }
+    std::size_t pending_bytes() const override { return state_->pending; }
+    bool failed() const override { return state_->failed; }
+    void close() override {
+        if (closed_) return;
+        closed_ = true;
+        resp_.done();
+    }
+
+private:
+    // Shared with flush callbacks, which run on I/O threads and may outlive the sink.
+    struct State {
+        std::atomic<std::size_t> pending{0};
+        std::atomic<bool> failed{false};
+    };
+    builder_t resp_;
+    std::shared_ptr<State> state_;
+    bool closed_ = false;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -72,22 +108,28 @@ struct HttpServer::Impl {
     const HandlerRegistry& registry;
     dispatcher_actor dispatcher;
     std::vector<reader_actor> readers;
+    sse_broadcaster_actor broadcaster;
+    std::shared_ptr<std::atomic<int>> subscribers;
     std::atomic<size_t> next_reader{0};
     std::atomic<bool> draining{false};
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
 
-    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d, std::vector<reader_actor> rs)
-        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)) {}
+    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d, std::vector<reader_actor> rs,
+         sse_broadcaster_actor b, std::shared_ptr<std::atomic<int>> subs)
+        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)), broadcaster(std::move(b)),
+          subscribers(std::move(subs)) {}
 
     const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
 
     // Returns false (and answers 401) when API_TOKEN is set and the request lacks it.
-    bool authorized(const request_t& req) {
+    // `query_token` is ?access_token= of /events (browsers' EventSource cannot set headers).
+    bool authorized(const request_t& req, const std::string* query_token = nullptr) {
         if (cfg.api_token.empty()) return true;
         auto value = req->header().opt_value_of(restinio::http_field::authorization);
         std::string given = value ? std::string(value->data(), value->size()) : std::string();
         if (constant_time_equal(given, "Bearer " + cfg.api_token)) return true;
+        if (query_token && constant_time_equal(*query_token, cfg.api_token)) return true;
         answer_error(req, 401, "unauthorized", "missing or wrong bearer token",
                      {{"WWW-Authenticate", "Bearer realm=\"conveyor\""}});
         return false;
@@ -133,18 +175,63 @@ struct HttpServer::Impl {
         return restinio::request_accepted();
     }
 
-    restinio::request_handling_status_t list(const request_t& req) {
-        if (!authorized(req)) return restinio::request_accepted();
-        auto qs = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(
-            req->header().query());
-        if (!qs) return answer_error(req, 400, "invalid_query", "query string is malformed");
+    // Decodes the query string; answers 400 and returns nothing when it is malformed.
+    std::optional<std::map<std::string, std::string>> query_params(const request_t& req) {
+        auto qs = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(req->header().query());
+        if (!qs) {
+            answer_error(req, 400, "invalid_query", "query string is malformed");
+            return std::nullopt;
+        }
         std::map<std::string, std::string> params;
         for (const auto& [k, v] : *qs) {
             std::string key(k.data(), k.size());
-            if (params.count(key)) return answer_error(req, 400, "invalid_query", "parameter '" + key + "' given twice");
+            if (params.count(key)) {
+                answer_error(req, 400, "invalid_query", "parameter '" + key + "' given twice");
+                return std::nullopt;
+            }
             params[key] = std::string(v.data(), v.size());
         }
-        auto q = parse_list_query(params);
+        return params;
+    }
+
+    restinio::request_handling_status_t events(const request_t& req) {
+        auto params = query_params(req);
+        if (!params) return restinio::request_accepted();
+        auto token = params->count("access_token") ? (*params)["access_token"] : std::string();
+        if (!authorized(req, params->count("access_token") ? &token : nullptr)) return restinio::request_accepted();
+        auto filter = parse_event_query(*params);
+        if (auto* e = std::get_if<ApiError>(&filter)) return answer_error(req, e->status, e->code, e->message);
+        Subscribe sub;
+        sub.filter = std::move(std::get<EventFilter>(filter));
+        if (auto last = req->header().opt_value_of("Last-Event-ID")) {
+            auto id = parse_last_event_id(std::string(last->data(), last->size()));
+            if (!id) return answer_error(req, 400, "invalid_last_event_id", "Last-Event-ID must be a decimal event id");
+            sub.resume = true;
+            sub.last_event_id = *id;
+        }
+        if (draining) return answer_error(req, 503, "shutting_down", "the server is shutting down");
+        if (++*subscribers > cfg.sse_max_subscribers) {
+            --*subscribers;
+            return answer_error(req, 503, "too_many_subscribers",
+                                "SSE_MAX_SUBSCRIBERS=" + std::to_string(cfg.sse_max_subscribers) + " streams are open");
+        }
+        auto resp = req->template create_response<restinio::chunked_output_t>();
+        resp.append_header(restinio::http_field::content_type, "text/event-stream");
+        resp.append_header(restinio::http_field::cache_control, "no-cache");
+        resp.append_header("X-Accel-Buffering", "no");
+        resp.flush();
+        sub.sink = std::make_shared<RestinioSseSink>(std::move(resp));
+        // The first bytes tell EventSource clients how soon to reconnect.
+        sub.sink->write("retry: 1000\n\n");
+        caf::anon_send(broadcaster, std::move(sub));
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t list(const request_t& req) {
+        if (!authorized(req)) return restinio::request_accepted();
+        auto params = query_params(req);
+        if (!params) return restinio::request_accepted();
+        auto q = parse_list_query(*params);
         if (auto* e = std::get_if<ApiError>(&q)) return answer_error(req, e->status, e->code, e->message);
         caf::anon_send(reader(), ListJobs{std::move(std::get<ListQuery>(q)), responder(req)});
         return restinio::request_accepted();
@@ -189,14 +276,17 @@ struct HttpServer::Impl {
             return get(req, restinio::cast_to<std::string>(params["id"]));
         });
         router->http_get("/healthz", [this](auto req, auto) { return health(req); });
+        router->http_get("/events", [this](auto req, auto) { return events(req); });
         router->non_matched_request_handler([this](auto req) { return unmatched(req); });
         return router;
     }
 };
 
 HttpServer::HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
-                       std::vector<reader_actor> readers)
-    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers))) {}
+                       std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
+                       std::shared_ptr<std::atomic<int>> subscribers)
+    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers), std::move(broadcaster),
+                                   std::move(subscribers))) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -214,7 +304,9 @@ void HttpServer::start() {
                                                       .max_field_count(100)
                                                       .max_field_value_size(16384))
                         .read_next_http_message_timelimit(std::chrono::seconds(60))
-                        .handle_request_timeout(std::chrono::seconds(60))
+                        // An SSE stream is one long response: it must outlive several keep-alives.
+                        .handle_request_timeout(std::chrono::seconds(std::max(60, 3 * impl->cfg.sse_keepalive_s)))
+                        .write_http_response_timelimit(std::chrono::seconds(30))
                         .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& a) {
                             impl->bound_port = a.local_endpoint().port();
                         });

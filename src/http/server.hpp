@@ -6,6 +6,7 @@
 
 #include "actors/dispatcher.hpp"
 #include "actors/reader.hpp"
+#include "actors/sse_broadcaster.hpp"
 #include "handlers/registry.hpp"
 
 namespace conveyor {
@@ -13,7 +14,8 @@ namespace conveyor {
 class HttpServer {
 public:
     HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
-               std::vector<reader_actor> readers);
+               std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
+               std::shared_ptr<std::atomic<int>> subscribers);
     ~HttpServer();
     // Binds and starts serving; throws when the address cannot be bound.
     void start();

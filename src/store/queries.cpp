@@ -76,7 +76,7 @@ const char* kReapLost =
 
 const char* kGetJob = "SELECT " JOB_JSON("j") " FROM jobs j WHERE j.id = $1::uuid";
 
-// Keyset pagination; the planner picks the (status|job_type, created_at, id) index.
+// Keyset pagination over the (created_at, id) index.
 const char* kListJobs =
     "SELECT " JOB_JSON("j") ", (extract(epoch FROM j.created_at) * 1000000)::bigint, j.id::text "
     "FROM jobs j "
@@ -85,6 +85,16 @@ const char* kListJobs =
     " AND ($3::bigint IS NULL OR (j.created_at, j.id) <"
     "   (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)) "
     "ORDER BY j.created_at DESC, j.id DESC LIMIT $5";
+
+const char* kReadEvents =
+    "SELECT id, job_id::text, job_type, status, data FROM job_events WHERE id > $1 ORDER BY id LIMIT $2";
+
+const char* kLatestEvents =
+    "SELECT * FROM (SELECT id, job_id::text, job_type, status, data FROM job_events"
+    " ORDER BY id DESC LIMIT $1) e ORDER BY id";
+
+const char* kPruneEvents =
+    "DELETE FROM job_events WHERE id <= (SELECT max(id) FROM job_events) - $1";
 
 std::string uuid_array(const std::vector<std::string>& ids) {
     // Ids are validated UUIDs (no quoting needed inside an array literal).
@@ -113,8 +123,11 @@ void prepare_statements(pqxx::connection& conn, Role role) {
             break;
         case Role::reaper:
             conn.prepare("reap_lost", kReapLost);
+            conn.prepare("prune_events", kPruneEvents);
             break;
         case Role::listener:
+            conn.prepare("read_events", kReadEvents);
+            conn.prepare("latest_events", kLatestEvents);
             break;
     }
 }
@@ -167,7 +180,7 @@ int release_jobs(pqxx::work& tx, const std::string& worker,
     return static_cast<int>(res.affected_rows());
 }
 
-std::vector<ClaimedJob> claim_jobs(pqxx::work& tx, const std::string& worker, int limit) {
+std::vector<ClaimedJob> claim_jobs(pqxx::nontransaction& tx, const std::string& worker, int limit) {
     auto rows = tx.exec_prepared("claim_jobs", limit, worker);
     std::vector<ClaimedJob> out;
     out.reserve(rows.size());
@@ -231,6 +244,37 @@ JobPage list_jobs(pqxx::connection& conn, const ListQuery& q) {
 void ping(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec("SELECT 1");
+}
+
+}  // namespace conveyor::store
+
+namespace conveyor::store {
+
+namespace {
+std::vector<JobEvent> to_events(const pqxx::result& rows) {
+    std::vector<JobEvent> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) {
+        auto id = row[0].as<std::uint64_t>();
+        out.push_back(JobEvent{id, row[1].c_str(), row[2].c_str(), row[3].c_str(), sse_frame(id, row[4].c_str())});
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id, int limit) {
+    pqxx::nontransaction tx(conn);
+    return to_events(tx.exec_prepared("read_events", after_id, limit));
+}
+
+std::vector<JobEvent> latest_events(pqxx::connection& conn, int n) {
+    pqxx::nontransaction tx(conn);
+    return to_events(tx.exec_prepared("latest_events", n));
+}
+
+int prune_events(pqxx::connection& conn, long long keep) {
+    pqxx::nontransaction tx(conn);
+    return static_cast<int>(tx.exec_prepared("prune_events", keep).affected_rows());
 }
 
 }  // namespace conveyor::store

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "config.hpp"
+#include "event.hpp"
 #include "http/request_parsing.hpp"
 #include "job.hpp"
 #include "store/connection.hpp"
@@ -31,7 +32,8 @@ int release_jobs(pqxx::work& tx, const std::string& worker,
                  const std::vector<std::pair<std::string, int>>& id_attempts);
 
 // Claims up to `limit` due pending jobs with FOR UPDATE SKIP LOCKED, oldest scheduled first.
-std::vector<ClaimedJob> claim_jobs(pqxx::work& tx, const std::string& worker, int limit);
+// One statement, committed on its own (autocommit): one round trip per claim.
+std::vector<ClaimedJob> claim_jobs(pqxx::nontransaction& tx, const std::string& worker, int limit);
 
 // Milliseconds until the next pending job becomes due, if any is scheduled in the future.
 std::optional<long long> ms_until_next_due(pqxx::connection& conn);
@@ -51,5 +53,12 @@ struct JobPage {
 JobPage list_jobs(pqxx::connection& conn, const ListQuery& q);
 
 void ping(pqxx::connection& conn);
+
+// Events with id > after_id, oldest first (at most `limit`).
+std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id, int limit);
+// The newest `n` events, oldest first: the retained window a new process starts with.
+std::vector<JobEvent> latest_events(pqxx::connection& conn, int n);
+// Deletes events older than the newest `keep`; returns how many went.
+int prune_events(pqxx::connection& conn, long long keep);
 
 }  // namespace conveyor::store

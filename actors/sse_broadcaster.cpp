@@ -1,0 +1,124 @@
+#include "actors/sse_broadcaster.hpp"
+
+#include <deque>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "log.hpp"
+
+namespace conveyor {
+
+namespace {
+
+struct subscriber {
+    std::shared_ptr<SseSink> sink;
+    EventFilter filter;
+    bool wrote_since_tick = false;
+};
+
+struct broadcaster_state {
+    std::deque<JobEvent> window;
+    std::uint64_t latest_id = 0;  // newest event seen, even when the window is empty
+    std::unordered_map<std::uint64_t, subscriber> subscribers;
+    std::uint64_t next_subscriber = 1;
+    std::shared_ptr<std::atomic<int>> count;
+    static inline const char* name = "sse_broadcaster";
+};
+
+using self_ptr = sse_broadcaster_actor::stateful_pointer<broadcaster_state>;
+
+// Writes and enforces the bound; returns false when the subscriber must go.
+bool deliver(subscriber& s, std::string bytes) {
+    if (s.sink->failed()) return false;
+    s.sink->write(std::move(bytes));
+    s.wrote_since_tick = true;
+    return s.sink->pending_bytes() <= kMaxPendingBytes;
+}
+
+void drop(self_ptr self, std::uint64_t id, const char* why) {
+    auto it = self->state.subscribers.find(id);
+    if (it == self->state.subscribers.end()) return;
+    it->second.sink->close();
+    self->state.subscribers.erase(it);
+    --*self->state.count;
+    log::debug("sse", std::string("subscriber dropped: ") + why);
+}
+
+void on_batch(self_ptr self, EventBatch& batch) {
+    auto& st = self->state;
+    for (const auto& e : batch.events) st.latest_id = std::max(st.latest_id, e.id);
+    if (!batch.window) {
+        std::vector<std::uint64_t> gone;
+        for (auto& [id, sub] : st.subscribers) {
+            std::string chunk;
+            for (const auto& e : batch.events)
+                if (sub.filter.matches(e)) chunk += e.frame;
+            if (!chunk.empty() && !deliver(sub, std::move(chunk))) gone.push_back(id);
+        }
+        for (auto id : gone) drop(self, id, "too slow or disconnected");
+    }
+    for (auto& e : batch.events) st.window.push_back(std::move(e));
+    while (st.window.size() > kEventWindow) st.window.pop_front();
+}
+
+void on_subscribe(self_ptr self, Subscribe& m) {
+    auto& st = self->state;
+    subscriber sub{std::move(m.sink), std::move(m.filter), false};
+    if (m.resume) {
+        bool in_window = !st.window.empty() ? m.last_event_id + 1 >= st.window.front().id && m.last_event_id <= st.latest_id
+                                            : m.last_event_id == st.latest_id;
+        std::string chunk;
+        if (in_window) {
+            for (const auto& e : st.window)
+                if (e.id > m.last_event_id && sub.filter.matches(e)) chunk += e.frame;
+        } else {
+            // The client missed more than we kept (or comes from another database): it must refetch.
+            chunk = "event: reset\ndata: {\"reason\":\"Last-Event-ID " + std::to_string(m.last_event_id) +
+                    " is outside the retained window; refetch state with GET /jobs\"}\n\n";
+        }
+        if (!chunk.empty() && !deliver(sub, std::move(chunk))) {
+            sub.sink->close();
+            --*st.count;
+            return;
+        }
+    }
+    st.subscribers.emplace(st.next_subscriber++, std::move(sub));
+}
+
+sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg, std::shared_ptr<std::atomic<int>> count) {
+    self->state.count = std::move(count);
+    self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
+    return {
+        [=](EventBatch& b) { on_batch(self, b); },
+        [=](Subscribe& m) { on_subscribe(self, m); },
+        [=](keepalive_atom) {
+            std::vector<std::uint64_t> gone;
+            for (auto& [id, sub] : self->state.subscribers) {
+                bool ok = sub.wrote_since_tick ? !sub.sink->failed() : deliver(sub, ": keepalive\n\n");
+                sub.wrote_since_tick = false;
+                if (!ok) gone.push_back(id);
+            }
+            for (auto id : gone) drop(self, id, "disconnected");
+            self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
+        },
+        [=](stop_atom) {
+            std::vector<std::uint64_t> all;
+            for (auto& [id, _] : self->state.subscribers) all.push_back(id);
+            for (auto id : all) drop(self, id, "shutting down");
+            self->quit();
+            return true;
+        },
+    };
+}
+
+}  // namespace
+
+sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
+                                            std::shared_ptr<std::atomic<int>> subscribers) {
+    return sys.spawn(broadcaster, cfg, std::move(subscribers));
+}
+
+}  // namespace conveyor

@@ -1,0 +1,35 @@
+#pragma once
+// The SSE broadcaster fans job events out to GET /events subscribers. It keeps the newest events
+// (the resume window), replays them for Last-Event-ID, sends keep-alives, and drops subscribers
+// whose unsent bytes pass a bound, so a stalled client never slows anyone else.
+#include <atomic>
+#include <memory>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+#include "config.hpp"
+
+namespace conveyor {
+
+// Events kept for Last-Event-ID resume.
+constexpr std::size_t kEventWindow = 10000;
+// Unsent bytes a subscriber may have before it is disconnected.
+constexpr std::size_t kMaxPendingBytes = 512 * 1024;
+
+using sse_broadcaster_actor = caf::typed_actor<
+    // From the notifier: new events, in id order.
+    caf::reacts_to<EventBatch>,
+    // From HTTP: a new stream; replays what it missed when resuming, then sends live events.
+    caf::reacts_to<Subscribe>,
+    // Self-sent every SSE_KEEPALIVE_S: comment lines to idle streams, cleanup of dead ones.
+    caf::reacts_to<keepalive_atom>,
+    // Closes every stream; answers true.
+    caf::replies_to<stop_atom>::with<bool>>;
+
+// `subscribers` is shared with the HTTP layer, which refuses streams past SSE_MAX_SUBSCRIBERS.
+sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
+                                            std::shared_ptr<std::atomic<int>> subscribers);
+
+}  // namespace conveyor

@@ -1,0 +1,16 @@
+#include "event.hpp"
+
+namespace conveyor {
+
+std::string sse_frame(std::uint64_t id, const std::string& data) {
+    std::string f;
+    f.reserve(data.size() + 40);
+    f += "id: ";
+    f += std::to_string(id);
+    f += "\nevent: job\ndata: ";
+    f += data;  // one line: JSON escapes newlines
+    f += "\n\n";
+    return f;
+}
+
+}  // namespace conveyor
