@@ -1,0 +1,200 @@
+// `webhook` against a real HTTP server on loopback and the real service.
+#include <catch2/catch.hpp>
+
+#include "fake_http_server.hpp"
+#include "service.hpp"
+
+using namespace handlertest;
+using namespace testsupport;
+
+TEST_CASE("webhook: POSTs the payload minus routing fields as JSON by default") {
+    FakeHttpServer hook([](const Request&, int) { return Response{200, "thanks"}; });
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook",
+                     {{"url", hook.url("/hooks/signup?source=conveyor")},
+                      {"timeout_ms", 5000},
+                      {"event", "signup"},
+                      {"user", {{"id", 7}, {"name", "Zoë"}}}});
+    auto job = wait_for(*s, id, "done");
+    CHECK(job["attempts"] == 1);
+    CHECK(job["last_error"].is_null());
+
+    auto reqs = hook.requests();
+    REQUIRE(reqs.size() == 1);
+    CHECK(reqs[0].method == "POST");
+    CHECK(reqs[0].target == "/hooks/signup?source=conveyor");
+    CHECK(reqs[0].header("content-type") == "application/json");
+    CHECK(json::parse(reqs[0].body) ==
+          json{{"event", "signup"}, {"user", {{"id", 7}, {"name", "Zoë"}}}});
+}
+
+TEST_CASE("webhook: custom method, headers and body arrive intact") {
+    FakeHttpServer hook([](const Request&, int) { return Response{204, ""}; });
+    TestDatabase db;
+    auto s = start_service(db);
+
+    auto put =
+        submit(*s, "webhook",
+               {{"url", hook.url("/put")},
+                {"method", "PUT"},
+                {"headers",
+                 {{"X-Signature", "sha256=abc"}, {"Content-Type", "text/plain; charset=utf-8"}}},
+                {"body", "raw text, not JSON"}});
+    wait_for(*s, put, "done");
+    auto patch = submit(
+        *s, "webhook",
+        {{"url", hook.url("/patch")}, {"method", "PATCH"}, {"body", {{"a", {1, 2, nullptr}}}}});
+    wait_for(*s, patch, "done");
+    auto get = submit(*s, "webhook",
+                      {{"url", hook.url("/get?q=1")},
+                       {"method", "GET"},
+                       {"headers", {{"Authorization", "Bearer t"}}}});
+    wait_for(*s, get, "done");
+    auto del = submit(*s, "webhook", {{"url", hook.url("/items/9")}, {"method", "DELETE"}});
+    wait_for(*s, del, "done");
+
+    auto reqs = hook.requests();
+    REQUIRE(reqs.size() == 4);
+    CHECK(reqs[0].method == "PUT");
+    CHECK(reqs[0].target == "/put");
+    CHECK(reqs[0].header("x-signature") == "sha256=abc");
+    CHECK(reqs[0].header("content-type") == "text/plain; charset=utf-8");
+    CHECK(reqs[0].body == "raw text, not JSON");
+
+    CHECK(reqs[1].method == "PATCH");
+    CHECK(reqs[1].header("content-type") == "application/json");
+    CHECK(json::parse(reqs[1].body) == json{{"a", {1, 2, nullptr}}});
+
+    CHECK(reqs[2].method == "GET");
+    CHECK(reqs[2].target == "/get?q=1");
+    CHECK(reqs[2].header("authorization") == "Bearer t");
+    CHECK(reqs[2].body.empty());
+
+    CHECK(reqs[3].method == "DELETE");
+    CHECK(reqs[3].target == "/items/9");
+    CHECK(reqs[3].body.empty());
+
+    // Sequential jobs on short-lived executor threads still share connections.
+    CHECK(hook.connections() < 4);
+}
+
+TEST_CASE("webhook: 500 and 429 are retried, then success ends done") {
+    FakeHttpServer hook([](const Request&, int index) {
+        if (index == 0)
+            return Response{500, "database on fire"};
+        if (index == 1)
+            return Response{429, "slow down"};
+        return Response{200, "ok"};
+    });
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook", {{"url", hook.url("/flaky")}}, 5);
+    auto job = wait_for(*s, id, "done");
+    CHECK(job["attempts"] == 3);
+    CHECK(last_error(job) == "HTTP 429: slow down");
+    CHECK(hook.request_count() == 3);
+}
+
+TEST_CASE("webhook: 404 fails permanently with an excerpt of the response body") {
+    std::string body = "no such hook: " + std::string(2000, 'z');
+    FakeHttpServer hook([&](const Request&, int) { return Response{404, body}; });
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook", {{"url", hook.url("/missing")}}, 5);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 1);
+    auto error = last_error(job);
+    CHECK(error.rfind("HTTP 404: no such hook: zzz", 0) == 0);
+    CHECK(error.size() <= 600); // 512 bytes of body plus the prefix
+    CHECK(hook.request_count() == 1);
+}
+
+TEST_CASE("webhook: a redirect is not followed and fails permanently naming the Location") {
+    FakeHttpServer other([](const Request&, int) { return Response{200, ""}; });
+    FakeHttpServer hook([&](const Request&, int) {
+        return Response{302, "", {{"Location", other.url("/elsewhere")}}};
+    });
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook", {{"url", hook.url("/moved")}}, 5);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(contains(last_error(job), "HTTP 302"));
+    CHECK(contains(last_error(job), other.url("/elsewhere")));
+    CHECK(other.request_count() == 0);
+}
+
+namespace {
+Response never_in_time(const Request&, int) {
+    Response r{200, "too late"};
+    r.delay_ms = 30000;
+    return r;
+}
+} // namespace
+
+TEST_CASE("webhook: a server slower than timeout_ms times out, which is transient") {
+    FakeHttpServer hook(never_in_time);
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook", {{"url", hook.url("/slow")}, {"timeout_ms", 300}}, 2);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 2);
+    CHECK(last_error(job).rfind("timeout", 0) == 0);
+    CHECK(hook.request_count() == 2);
+}
+
+TEST_CASE("webhook: the attempt deadline (JOB_TIMEOUT_S) caps a larger timeout_ms") {
+    FakeHttpServer hook(never_in_time);
+    TestDatabase db;
+    auto s = start_service(db, {{"JOB_TIMEOUT_S", "1"}});
+    auto id = submit(*s, "webhook", {{"url", hook.url("/slow")}, {"timeout_ms", 60000}}, 1);
+    // Without the cap the attempt would last 60 s.
+    auto job = wait_for(*s, id, "failed", 20);
+    CHECK(last_error(job).rfind("timeout", 0) == 0);
+}
+
+TEST_CASE("webhook: a refused connection is transient") {
+    int port;
+    {
+        FakeHttpServer gone([](const Request&, int) { return Response{}; });
+        port = gone.port();
+    }
+    TestDatabase db;
+    auto s = start_service(db);
+    auto id = submit(*s, "webhook", {{"url", "http://127.0.0.1:" + std::to_string(port) + "/"}}, 2);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 2);
+    CHECK_FALSE(last_error(job).empty());
+}
+
+TEST_CASE("webhook: invalid payloads name the field, at submit and when stored directly") {
+    TestDatabase db;
+    auto s = start_service(db);
+    CHECK(contains(rejected(*s, "webhook", json::object()), "url"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "ftp://example.com/x"}}), "url"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "not a url"}}), "url"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "http://example.com"}, {"method", "FETCH"}}),
+                   "method"));
+    CHECK(contains(
+        rejected(*s, "webhook", {{"url", "http://example.com"}, {"headers", {{"X-A", 1}}}}),
+        "headers[\"X-A\"]"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "http://example.com"}, {"headers", {"X-A"}}}),
+                   "headers"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "http://example.com"}, {"timeout_ms", "fast"}}),
+                   "timeout_ms"));
+    CHECK(contains(rejected(*s, "webhook", {{"url", "http://example.com"}, {"timeout_ms", 0}}),
+                   "timeout_ms"));
+
+    json injected = {{"url", "http://example.com"}, {"headers", {{"X-A", "1\r\nX-Injected: yes"}}}};
+    auto message = rejected(*s, "webhook", injected);
+    CHECK(message == "headers[\"X-A\"] must not contain CR or LF");
+    CHECK(contains(
+        rejected(*s, "webhook", {{"url", "http://example.com"}, {"headers", {{"X-A\nB", "v"}}}}),
+        "must not contain CR or LF"));
+
+    auto id = insert_directly(db, "webhook", injected);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(last_error(job) == message);
+}
