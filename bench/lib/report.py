@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""Turn the raw data of one bench/run (bench/results/tmp/<stamp>/) into latest.json and a table.
+
+Called by bench/run; standard library only.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+SCENARIO_DESC = {
+    "submit": "POST /jobs (1 noop job per request), closed loop, enqueue only",
+    "batch": "POST /jobs/batch (1000 noop jobs per request), closed loop, enqueue only",
+    "drain": "backlog inserted by SQL, then 1 process: process start -> last job done",
+    "drain-c50": "as drain with WORKER_CONCURRENCY=50",
+    "drain-2proc": "as drain with 2 processes",
+    "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
+    "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
+    "sse-fanout": "SSE fan-out",
+}
+
+
+def load(path, default=None):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return json.loads(text) if text else default
+    except (OSError, ValueError):
+        return default
+
+
+def meta(d):
+    m = {}
+    try:
+        with open(os.path.join(d, "meta.tsv")) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                m[k] = v
+    except OSError:
+        pass
+    return m
+
+
+def mib(kib):
+    return round(kib / 1024, 1) if kib is not None else None
+
+
+def resources(d, m, loadgen_cpu=0.0):
+    """Conveyor CPU/RSS, PostgreSQL CPU and foreign load over the measured window."""
+    base = load(os.path.join(d, "idle.json")) or load(os.path.join(d, "before.json"))
+    after = load(os.path.join(d, "after.json"))
+    idle = load(os.path.join(d, "idle.json"))
+    if not base or not after:
+        return {}
+    pids = after["pids"]
+    cpu = sum(p["cpu_s"] for pid, p in pids.items()) - sum(
+        p["cpu_s"] for pid, p in base["pids"].items() if pid in pids)
+    pg = after["postgres_s"] - base["postgres_s"]
+    machine = after["machine_busy_s"] - base["machine_busy_s"]
+    wall = None
+    if "t_start_us" in m and "t_end_us" in m:
+        wall = (int(m["t_end_us"]) - int(m["t_start_us"])) / 1e6
+    r = {
+        "conveyor_processes": len(pids),
+        "conveyor_cpu_s": round(cpu, 2),
+        "conveyor_cpu_total_s": round(sum(p["cpu_s"] for p in pids.values()), 2),
+        "conveyor_peak_rss_mib": [mib(p["hwm_kib"]) for p in pids.values()],
+        "postgres_cpu_s": round(pg, 2),
+        "loadgen_cpu_s": loadgen_cpu,
+        "window_s": round(wall, 2) if wall else None,
+    }
+    if idle:
+        r["conveyor_idle_rss_mib"] = [mib(p["rss_kib"]) for p in idle["pids"].values()]
+    if wall:
+        foreign = max(0.0, machine - cpu - pg - loadgen_cpu)
+        r["other_load_cores"] = round(foreign / wall, 2)
+    return r
+
+
+def pcts(lat, keys=("p50", "p95", "p99", "max")):
+    if not lat:
+        return None
+    out = {}
+    for k in keys:
+        v = lat.get(k + "_ms", lat.get(k))
+        out[k] = v
+    return out
+
+
+def scenario(name, d, args):
+    m = meta(d)
+    s = {"description": SCENARIO_DESC.get(name, name), "limit_s": int(m.get("limit_s", 0)) or None}
+    if "busy_before_pct" in os.listdir(d):
+        with open(os.path.join(d, "busy_before_pct")) as f:
+            s["machine_busy_pct_before"] = int(f.read().strip() or 0)
+    if "skipped" in m:
+        s["skipped"] = m["skipped"]
+        return s
+    lg = load(os.path.join(d, "loadgen.json"))
+    if "loadgen_rc" in m:
+        s["loadgen_exit"] = int(m["loadgen_rc"])
+    s["resources"] = resources(d, m, (lg or {}).get("loadgen_cpu_s", 0.0))
+    ok = True
+    if name in ("submit", "batch"):
+        chk = load(os.path.join(d, "check.json"), {})
+        s["connections"] = lg["params"]["connections"]
+        s["duration_s"] = lg["params"]["duration_s"]
+        s["warmup_s"] = lg["params"]["warmup_s"]
+        s["req_per_s"] = lg["req_per_s"]
+        s["jobs_per_s"] = lg["jobs_per_s"]
+        s["latency_ms"] = pcts(lg["latency"], ("min", "p50", "p90", "p95", "p99", "p999", "max"))
+        s["latency_histogram_le_ms"] = lg["latency"].get("histogram_le_ms")
+        s["status_counts"] = lg["status_counts"]
+        s["conn_errors"] = lg["conn_errors"]
+        s["timeline"] = lg["timeline"]
+        s["count_check"] = chk
+        ok = (lg["non_201"] == 0 and lg["conn_errors"] == 0 and lg["unanswered_at_end"] == 0 and chk
+              and chk["answered_ids"] == chk["distinct_ids"] == chk["found_in_table"] == chk["table_rows"])
+        s["headline"] = (f"{lg['req_per_s']:,.0f} req/s" if name == "submit"
+                         else f"{lg['jobs_per_s']:,.0f} jobs/s ({lg['req_per_s']:,.0f} req/s)")
+    elif name.startswith("drain"):
+        dr = load(os.path.join(d, "drain.json"), {})
+        t0 = int(m["t_start_us"])
+        jobs = int(m["jobs"])
+        s["jobs"] = jobs
+        s["processes"] = int(m["processes"])
+        s["worker_concurrency"] = int(m["worker_concurrency"])
+        s["result"] = dr
+        if dr.get("last_done_us"):
+            total = (dr["last_done_us"] - t0) / 1e6
+            s["seconds_start_to_all_done"] = round(total, 3)
+            s["jobs_per_s"] = round(jobs / total) if total > 0 else None
+            s["ms_start_to_first_done"] = round((dr["first_done_us"] - t0) / 1e3, 1)
+            span = (dr["last_done_us"] - dr["first_done_us"]) / 1e6
+            s["jobs_per_s_first_to_last_done"] = round((jobs - 1) / span) if span > 0 else None
+        s["timeline_100ms"] = load(os.path.join(d, "timeline.json"), [])
+        ok = dr.get("done") == jobs and m.get("completed", "0") == "0"
+        s["headline"] = f"{s.get('jobs_per_s') or 0:,} jobs/s"
+    elif name in ("pickup", "steady"):
+        dl = load(os.path.join(d, "done_latency.json"), {})
+        s["http_latency_ms"] = pcts(lg["latency"]) if lg else None
+        if lg:
+            s["submitted"] = lg["ids"]
+            s["submit_rate_achieved_per_s"] = lg["req_per_s"]
+            s["status_counts"] = lg["status_counts"]
+            s["loadgen_max_backlog"] = lg.get("max_backlog")
+        s["answered_to_done_ms"] = dl.get("answered_to_done_ms")
+        s["created_to_done_ms"] = dl.get("created_to_done_ms")
+        s["attempts_gt_1"] = dl.get("attempts_gt_1")
+        s["timeline_by_answer_second"] = dl.get("timeline")
+        s["done"] = dl.get("n_done")
+        ok = bool(lg) and dl.get("n_done") == dl.get("n_ids") == lg["ids"] and lg["non_201"] == 0 \
+            and m.get("completed", "0") == "0"
+        if name == "pickup":
+            s["jobs"] = args.pickup_jobs
+            s["gap_ms"] = args.pickup_gap_ms
+            s["note"] = ("answered = client clock when the 201 arrived; done = now() of the completion "
+                         "transaction. Start latency (-> handler start) is not measured yet: "
+                         "processing_started_at is cleared when the attempt ends.")
+        else:
+            s["rate"] = int(m.get("rate", 0))
+            s["duration_s"] = int(m.get("duration_s", 0))
+            bl = []
+            try:
+                with open(os.path.join(d, "backlog.txt")) as f:
+                    for line in f:
+                        p = line.split()
+                        if len(p) == 3:
+                            bl.append([int(p[0]), int(p[1]), int(p[2])])
+            except OSError:
+                pass
+            s["backlog_per_second"] = bl  # [second, pending, processing]
+            s["backlog_max"] = max((b[1] + b[2] for b in bl), default=None)
+        a = s["answered_to_done_ms"] or {}
+        s["headline"] = (f"answered->done p50 {a.get('p50')} ms" if name == "pickup"
+                         else f"{s.get('submit_rate_achieved_per_s', 0):,.0f}/s in, done p50 {a.get('p50')} ms")
+    s["ok"] = bool(ok)
+    return s
+
+
+def fmt_lat(l):
+    if not l:
+        return "-"
+    return "/".join(f"{l.get(k)}" for k in ("p50", "p95", "p99", "max"))
+
+
+def peers_section(work):
+    out = {}
+    for f in sorted(glob.glob(os.path.join(work, "peers", "*.json"))):
+        r = load(f)
+        if not r or "phases" not in r:
+            continue
+        out.setdefault(r["peer"], {"version": r.get("peer_version"), "runs": []})["runs"].append(
+            {"file": os.path.basename(f), "phases": r["phases"], "postgres": r.get("postgres", {}).get("version")})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("work", "out", "scenarios", "git-sha", "git-dirty", "far-future"):
+        ap.add_argument("--" + a, required=True)
+    for a in ("quick", "jobs", "concurrency", "duration", "batch-duration", "steady-duration", "connections",
+              "rate", "pickup-jobs", "pickup-gap-ms", "suite-s"):
+        ap.add_argument("--" + a, type=int, required=True)
+    args = ap.parse_args()
+    work = args.work
+
+    pg = load(os.path.join(work, "postgres.json"), {})
+    res = {
+        "generated_at": os.path.basename(work.rstrip("/")),
+        "suite_seconds": args.suite_s,
+        "machine": load(os.path.join(work, "machine.json"), {}),
+        "versions": {"conveyor_git_sha": args.git_sha, "conveyor_worktree_dirty": args.git_dirty == "true",
+                     "postgresql": pg.get("version"), "postgresql_server_version": pg.get("server_version")},
+        "postgres_settings": pg.get("settings"),
+        "parameters": {"quick": bool(args.quick), "drain_jobs": args.jobs, "worker_concurrency": args.concurrency,
+                       "submit_duration_s": args.duration, "submit_connections": args.connections,
+                       "batch_duration_s": args.batch_duration, "batch_connections": 4, "batch_size": 1000,
+                       "steady_rate_per_s": args.rate, "steady_duration_s": args.steady_duration,
+                       "steady_connections": 32, "pickup_jobs": args.pickup_jobs,
+                       "pickup_gap_ms": args.pickup_gap_ms,
+                       "submit_and_batch_run_at": args.far_future},
+        "scenarios": {},
+    }
+    for name in args.scenarios.split(","):
+        d = os.path.join(work, name)
+        if os.path.isdir(d):
+            try:
+                res["scenarios"][name] = scenario(name, d, args)
+            except Exception as e:  # keep the other scenarios' figures
+                res["scenarios"][name] = {"error": f"{type(e).__name__}: {e}", "ok": False}
+    peers = peers_section(work)
+    if peers:
+        res["peers"] = peers
+
+    with open(args.out, "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+
+    # ---- table
+    mc = res["machine"]
+    print()
+    print(f"Conveyor {args.git_sha[:10]}{' (dirty)' if args.git_dirty == 'true' else ''} | "
+          f"{pg.get('server_version')} | {mc.get('nproc')} CPUs {mc.get('cpu_model')} | {mc.get('mem_gib')} GiB | "
+          f"{mc.get('kernel')}")
+    st = res["postgres_settings"] or {}
+    print(f"PostgreSQL: synchronous_commit={st.get('synchronous_commit')} fsync={st.get('fsync')} "
+          f"shared_buffers={st.get('shared_buffers')} (8kB pages)")
+    rows = [("scenario", "result", "latency ms p50/p95/p99/max", "conv CPU s", "PG CPU s",
+             "RSS MiB idle/peak", "other load", "check")]
+    for name, s in res["scenarios"].items():
+        if "skipped" in s:
+            rows.append((name, "skipped: " + s["skipped"], "", "", "", "", "", ""))
+            continue
+        if "error" in s:
+            rows.append((name, "error: " + s["error"], "", "", "", "", "", "FAIL"))
+            continue
+        r = s.get("resources", {})
+        if name in ("submit", "batch"):
+            lat = s.get("latency_ms")
+        elif name in ("pickup", "steady"):
+            lat = s.get("answered_to_done_ms")
+        else:
+            lat = None
+        idle = r.get("conveyor_idle_rss_mib")
+        peak = r.get("conveyor_peak_rss_mib")
+        rss = f"{'+'.join(map(str, idle)) if idle else '-'}/{'+'.join(map(str, peak)) if peak else '-'}"
+        rows.append((name, s.get("headline", ""), fmt_lat(lat), str(r.get("conveyor_cpu_s", "-")),
+                     str(r.get("postgres_cpu_s", "-")), rss,
+                     f"{r.get('other_load_cores', '-')} cores", "ok" if s.get("ok") else "FAIL"))
+    for peer, p in peers.items():
+        for run in p["runs"]:
+            for ph, v in run["phases"].items():
+                if "p50" in v:
+                    fig, lat = "", f"{v['p50']}/{v['p95']}/{v['p99']}/{v['max']}"
+                else:
+                    fig, lat = f"{v.get('jobs_per_s', 0):,} jobs/s", ""
+                rows.append((f"{peer} {p['version']} {ph}", fig, lat, "", str(v.get("cpu", {}).get("postgres_s", "")),
+                             "", f"{v.get('cpu', {}).get('foreign_cores', '-')} cores", "ok" if v.get("ok") else "FAIL"))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            print("  ".join("-" * x for x in w))
+    print("latency: submit/batch = HTTP request latency; pickup/steady = answered -> done (see README)")
+    print(f"wrote {args.out}")
+    bad = [n for n, s in res["scenarios"].items() if not s.get("ok") and "skipped" not in s]
+    if bad:
+        print("CHECK FAILED: " + ", ".join(bad), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
