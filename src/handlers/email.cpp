@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstring>
 #include <set>
+#include <variant>
 #include <vector>
 
 #include "handlers/builtin.hpp"
@@ -159,6 +160,42 @@ std::string rfc5322_date(std::time_t now) {
     return buf;
 }
 
+struct Sender {
+    std::string address; // for MAIL FROM
+    std::string header;  // for From:
+};
+
+// FROM_EMAIL is either a bare address or `Display Name <address>`.
+std::variant<Sender, std::string> parse_sender(const std::string& v) {
+    if (curl::has_crlf(v))
+        return std::string("FROM_EMAIL must not contain CR or LF");
+    auto open = v.rfind('<');
+    if (open == std::string::npos || v.empty() || v.back() != '>') {
+        if (auto err = check_address(v, "FROM_EMAIL"))
+            return *err;
+        return Sender{v, v};
+    }
+    std::string address = v.substr(open + 1, v.size() - open - 2);
+    if (auto err = check_address(address, "FROM_EMAIL"))
+        return *err;
+    std::string name = v.substr(0, open);
+    while (!name.empty() && name.back() == ' ')
+        name.pop_back();
+    while (!name.empty() && name.front() == ' ')
+        name.erase(0, 1);
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
+        name = name.substr(1, name.size() - 2);
+    if (name.find_first_of("\"\\<>") != std::string::npos)
+        return std::string("FROM_EMAIL: the display name must not contain quotes, \\ or <>");
+    if (name.empty())
+        return Sender{address, address};
+    std::string phrase = encode_subject(name);
+    // Encoded words may not sit inside a quoted string; plain names are quoted for commas etc.
+    if (phrase == name)
+        phrase = "\"" + name + "\"";
+    return Sender{address, phrase + " <" + address + ">"};
+}
+
 std::string text_part(const std::string& subtype, const std::string& body) {
     return "Content-Type: text/" + subtype +
            "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
@@ -222,13 +259,15 @@ class EmailHandler final : public Handler {
         const Config& cfg = ctx.config;
         if (cfg.smtp_url.empty())
             return HandlerResult::fail("SMTP is not configured (SMTP_URL)");
-        std::string from = cfg.from_email;
-        if (from.empty() && cfg.smtp_username.find('@') != std::string::npos)
-            from = cfg.smtp_username;
-        if (from.empty())
+        std::string from_setting = cfg.from_email;
+        if (from_setting.empty() && cfg.smtp_username.find('@') != std::string::npos)
+            from_setting = cfg.smtp_username;
+        if (from_setting.empty())
             return HandlerResult::fail("FROM_EMAIL is not configured");
-        if (auto err = check_address(from, "FROM_EMAIL"))
+        auto sender = parse_sender(from_setting);
+        if (auto* err = std::get_if<std::string>(&sender))
             return HandlerResult::fail(*err);
+        const Sender& from = std::get<Sender>(sender);
 
         std::vector<std::string> to, cc, bcc;
         read_addresses(p, "to", true, &to);
@@ -262,7 +301,7 @@ class EmailHandler final : public Handler {
             curl_easy_setopt(h, CURLOPT_USERNAME, cfg.smtp_username.c_str());
         if (!cfg.smtp_password.empty())
             curl_easy_setopt(h, CURLOPT_PASSWORD, cfg.smtp_password.c_str());
-        std::string mail_from = "<" + from + ">";
+        std::string mail_from = "<" + from.address + ">";
         curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from.c_str());
         curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt.get());
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -295,14 +334,14 @@ class EmailHandler final : public Handler {
     }
 
   private:
-    static std::string message(const json& p, const HandlerContext& ctx, const std::string& from,
+    static std::string message(const json& p, const HandlerContext& ctx, const Sender& from,
                                const std::vector<std::string>& to,
                                const std::vector<std::string>& cc) {
         // Stable across retries, so that a recipient can drop a copy re-sent after an attempt
         // that timed out once the server already had the message.
-        std::string domain = from.substr(from.rfind('@') + 1);
+        std::string domain = from.address.substr(from.address.rfind('@') + 1);
         std::string m = "Date: " + rfc5322_date(std::time(nullptr)) + "\r\n";
-        m += "From: " + from + "\r\n";
+        m += "From: " + from.header + "\r\n";
         m += "To: " + join(to, ", ") + "\r\n";
         if (!cc.empty())
             m += "Cc: " + join(cc, ", ") + "\r\n";

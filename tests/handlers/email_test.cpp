@@ -35,7 +35,9 @@ TEST_CASE("email: one job reaches every to, cc and bcc address with both bodies"
     SmtpSink sink;
     sink.start();
     TestDatabase db;
-    auto s = start_service(db, smtp_env(sink));
+    auto env = smtp_env(sink);
+    env["FROM_EMAIL"] = "Conveyor Bot <sender@example.org>";
+    auto s = start_service(db, env);
 
     json to = json::array();
     for (int i = 0; i < 20; ++i)
@@ -78,7 +80,7 @@ TEST_CASE("email: one job reaches every to, cc and bcc address with both bodies"
     std::string raw_headers = m["raw"].get<std::string>();
     raw_headers = raw_headers.substr(0, raw_headers.find("X-Peer"));
     CHECK_FALSE(contains(raw_headers, "hidden@example.net"));
-    CHECK(header(m, "from") == "sender@example.org");
+    CHECK(header(m, "from") == "Conveyor Bot <sender@example.org>");
     CHECK(header(m, "subject") == subject);
     CHECK(header(m, "mime-version") == "1.0");
     CHECK(contains(header(m, "message-id"), id));
@@ -135,6 +137,29 @@ TEST_CASE("email: an unreachable SMTP server is a transient failure, retried unt
     CHECK_FALSE(last_error(job).empty());
     CHECK(sink.messages().size() == 1);
     CHECK_FALSE(contains(last_error(job), kPassword));
+    CHECK_FALSE(s->log_contains(kPassword));
+}
+
+TEST_CASE("email: an SMTP 5xx reply is permanent, a 4xx reply transient") {
+    SmtpSink sink;
+    sink.start();
+    TestDatabase db;
+    auto s = start_service(db, smtp_env(sink));
+    auto bounce = submit(
+        *s, "email",
+        {{"to", {"ok@example.com", "bounce@example.com"}}, {"subject", "s"}, {"text", "t"}}, 5);
+    auto defer =
+        submit(*s, "email", {{"to", "defer@example.com"}, {"subject", "s"}, {"text", "t"}}, 2);
+
+    auto job = wait_for(*s, bounce, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(contains(last_error(job), "550"));
+    CHECK(contains(last_error(job), "user unknown"));
+
+    job = wait_for(*s, defer, "failed");
+    CHECK(job["attempts"] == 2);
+    CHECK(contains(last_error(job), "451"));
+    CHECK(sink.messages().empty());
     CHECK_FALSE(s->log_contains(kPassword));
 }
 

@@ -30,7 +30,7 @@ struct Response {
     int status;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
-    int delay_ms = 0;  // before answering; cut short when the server stops
+    int delay_ms = 0; // before answering; cut short when the server stops
 };
 
 class FakeHttpServer {

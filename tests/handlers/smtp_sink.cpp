@@ -51,6 +51,20 @@ for name in names:
 print(json.dumps(out))
 )PY";
 
+// Recipients starting with "bounce" get a permanent 550, "defer" a temporary 451.
+const char* kHandlerModule = R"PY(
+from aiosmtpd.handlers import Mailbox
+
+class ScriptedMailbox(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith('bounce'):
+            return '550 5.1.1 <%s>: Recipient address rejected: user unknown' % address
+        if address.startswith('defer'):
+            return '451 4.3.0 Mailbox temporarily unavailable'
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+)PY";
+
 bool accepts(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -85,6 +99,7 @@ SmtpSink::SmtpSink() : port_(free_port()) {
     for (const char* sub : {"/maildir", "/maildir/tmp", "/maildir/new", "/maildir/cur"})
         ::mkdir((dir_ + sub).c_str(), 0755);
     std::ofstream(dir_ + "/parse_mail.py") << kParseScript;
+    std::ofstream(dir_ + "/sink_handler.py") << kHandlerModule;
 }
 
 SmtpSink::~SmtpSink() {
@@ -105,9 +120,10 @@ void SmtpSink::start() {
             dup2(fd, 1);
             dup2(fd, 2);
         }
+        setenv("PYTHONPATH", dir_.c_str(), 1);
         // Debian's interpreter: the first python3 on PATH may lack Debian's modules.
         execl("/usr/bin/python3", "python3", "-m", "aiosmtpd", "-n", "-l", listen.c_str(), "-c",
-              "aiosmtpd.handlers.Mailbox", maildir.c_str(), static_cast<char*>(nullptr));
+              "sink_handler.ScriptedMailbox", maildir.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
     bool up = testsupport::wait_until([&] { return accepts(port_); }, std::chrono::seconds(20));

@@ -1,6 +1,7 @@
 #pragma once
 // A real SMTP server for the email tests: Debian's aiosmtpd writing every message into a
-// maildir. Messages are read back through Python's email package, an independent MIME parser.
+// maildir. Recipients starting with "bounce" are refused with 550, "defer" with 451.
+// Messages are read back through Python's email package, an independent MIME parser.
 #include <string>
 
 #include <nlohmann/json.hpp>
