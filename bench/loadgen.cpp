@@ -27,6 +27,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -60,6 +62,12 @@ struct Options {
     double drain_timeout = 15;
     std::string ids_out;
     std::string json_out;
+    bool webhook_sink = false;
+    // sse mode
+    int subscribers = 100;
+    long expect_events = 0;   // per subscriber; stop when every subscriber has this many
+    double idle_stop = 5;     // or when no event arrived for this long (after the first)
+    std::string ready_file;   // touched once every subscriber got its response headers  // rate/pickup: submit webhook jobs that call back into loadgen
 };
 
 [[noreturn]] void usage(const char* msg) {
@@ -73,7 +81,12 @@ struct Options {
                  "  --batch-size N    --job-type T   --run-at RFC3339   --token TOKEN\n"
                  "  --path P --body JSON (override the request)\n"
                  "  --drain-timeout S (wait for in-flight requests at the end)\n"
-                 "  --ids-out FILE    --json-out FILE\n");
+                 "  --ids-out FILE    --json-out FILE\n"
+"  sse mode: loadgen sse --subscribers M [--expect-events E] [--duration MAX_S] [--idle-stop S]\n"
+                 "                    [--ready-file F] [--path /events?...]: M GET /events streams; per-event\n"
+                 "                    delivery latency = arrival - the event's updated_at (ms resolution)\n"
+                 "  --webhook-sink    (rate/pickup) submit webhook jobs calling a sink inside loadgen:\n"
+                 "                    reports answered -> handler start (webhook request arrival)\n");
     std::exit(2);
 }
 
@@ -115,6 +128,11 @@ Options parse(int argc, char** argv) {
         else if (a == "--drain-timeout") o.drain_timeout = std::atof(val().c_str());
         else if (a == "--ids-out") o.ids_out = val();
         else if (a == "--json-out") o.json_out = val();
+        else if (a == "--webhook-sink") o.webhook_sink = true;
+        else if (a == "--subscribers") o.subscribers = std::atoi(val().c_str());
+        else if (a == "--expect-events") o.expect_events = std::atol(val().c_str());
+        else if (a == "--idle-stop") o.idle_stop = std::atof(val().c_str());
+        else if (a == "--ready-file") o.ready_file = val();
         else usage(("unknown option " + a).c_str());
     }
     if (o.mode == "pickup") {
@@ -122,6 +140,13 @@ Options parse(int argc, char** argv) {
         if (o.rate <= 0) o.rate = 50;
         if (o.count <= 0) o.count = 200;
         o.duration = 0;
+    }
+    if (o.mode == "sse") {
+        if (o.path.empty()) o.path = "/events";
+        if (o.duration <= 0) o.duration = 60;
+        o.connections = std::max(1, o.subscribers);
+        o.threads = 1;
+        return o;
     }
     if (o.mode != "submit" && o.mode != "batch" && o.mode != "rate" && o.mode != "pickup")
         usage("unknown mode");
@@ -182,6 +207,9 @@ struct Loop {
     asio::io_context io{1};
     const Options* opt = nullptr;
     std::string request;
+    std::vector<std::string> requests;  // per-request (webhook sink mode)
+    std::vector<Clock::time_point> answered_at, hook_at;  // per request index (webhook sink mode)
+    long answered_201 = 0, hooks = 0, hook_dups = 0;
     Clock::time_point t0, warm_end, deadline;
     int64_t sys0_us = 0;  // wall clock at t0, unix µs
     bool stopping = false;
@@ -194,7 +222,7 @@ struct Loop {
     long jobs_in_window = 0;
     // open loop
     long issued = 0;
-    std::deque<Clock::time_point> backlog;
+    std::deque<std::pair<Clock::time_point, long>> backlog;
     size_t max_backlog = 0;
     std::vector<struct Conn*> idle;
     std::unique_ptr<asio::steady_timer> pace, stop_timer, hard_timer;
@@ -253,7 +281,10 @@ struct Conn {
         return true;
     }
 
-    void start(Clock::time_point intended_at) {
+    long idx = 0;
+
+    void start(Clock::time_point intended_at, long index = 0) {
+        idx = index;
         busy = true;
         ++gen;
         ++L.in_flight;
@@ -262,7 +293,7 @@ struct Conn {
         len = 0;
         scanned = 0;
         head_len = 0;
-        asio::async_write(sock, asio::buffer(L.request), [this, g = gen](const asio::error_code& ec, size_t) {
+        asio::async_write(sock, asio::buffer(L.requests.empty() ? L.request : L.requests[idx]), [this, g = gen](const asio::error_code& ec, size_t) {
             if (ec && g == gen) fail();
         });
         read_more();
@@ -328,6 +359,10 @@ struct Conn {
         auto done_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - L.t0).count();
         L.statuses[status]++;
         size_t before = L.ids.size();
+        if (status == 201 && !L.answered_at.empty()) {
+            L.answered_at[idx] = now;
+            ++L.answered_201;
+        }
         if (status == 201) extract_ids(body, body_len, L, L.unix_us(now), static_cast<uint32_t>(lat));
         if (sent >= L.warm_end) {
             L.samples.push_back({static_cast<uint32_t>(std::max<int64_t>(0, done_ms)),
@@ -352,7 +387,7 @@ struct Conn {
         } else if (!L.backlog.empty()) {
             auto t = L.backlog.front();
             L.backlog.pop_front();
-            return start(t);
+            return start(t.first, t.second);
         } else {
             L.idle.push_back(this);
         }
@@ -360,7 +395,7 @@ struct Conn {
     }
 
     void maybe_finish() {
-        if (L.stopping && L.in_flight == 0 && L.backlog.empty()) L.io.stop();
+        if (L.stopping && L.in_flight == 0 && L.backlog.empty() && L.hooks >= L.answered_201) L.io.stop();
     }
 
     void bad_response() {
@@ -382,6 +417,72 @@ struct Conn {
         next();
     }
 };
+
+// The webhook sink: answers 200 to every request; POST /hook/<index> records the first arrival.
+struct SinkConn : std::enable_shared_from_this<SinkConn> {
+    Loop& L;
+    tcp::socket sock;
+    std::vector<char> buf = std::vector<char>(16 * 1024);
+    size_t len = 0;
+    static constexpr const char* kOk = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    SinkConn(Loop& l, tcp::socket s) : L(l), sock(std::move(s)) {}
+
+    void read() {
+        if (len == buf.size()) buf.resize(buf.size() * 2);
+        auto self = shared_from_this();
+        sock.async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
+                             [self](const asio::error_code& ec, size_t n) {
+                                 if (ec) return;
+                                 self->len += n;
+                                 self->parse();
+                             });
+    }
+    void parse() {
+        auto now = Clock::now();
+        for (;;) {
+            const char* b = buf.data();
+            const char* he = static_cast<const char*>(memmem(b, len, "\r\n\r\n", 4));
+            if (!he) return read();
+            size_t head = he - b + 4;
+            long clen = 0;
+            for (const char* p = b; p < he;) {
+                const char* eol = static_cast<const char*>(memchr(p, '\n', he - p));
+                if (!eol) break;
+                if (eol - p > 15 && strncasecmp(p, "content-length:", 15) == 0) clen = std::atol(p + 15);
+                p = eol + 1;
+            }
+            if (len < head + clen) return read();
+            const char* h = static_cast<const char*>(memmem(b, head, "/hook/", 6));
+            if (h) {
+                long i = std::atol(h + 6);
+                if (i >= 0 && static_cast<size_t>(i) < L.hook_at.size()) {
+                    if (L.hook_at[i] == Clock::time_point{}) {
+                        L.hook_at[i] = now;
+                        ++L.hooks;
+                    } else {
+                        ++L.hook_dups;
+                    }
+                }
+            }
+            std::memmove(buf.data(), b + head + clen, len - head - clen);
+            len -= head + clen;
+            auto self = shared_from_this();
+            asio::async_write(sock, asio::buffer(kOk, std::strlen(kOk)), [self](const asio::error_code&, size_t) {});
+            if (L.stopping && L.in_flight == 0 && L.backlog.empty() && L.hooks >= L.answered_201) L.io.stop();
+            if (len == 0) return read();
+        }
+    }
+};
+
+void sink_accept(Loop& L, tcp::acceptor& acc) {
+    acc.async_accept([&L, &acc](const asio::error_code& ec, tcp::socket s) {
+        if (ec) return;
+        asio::error_code e2;
+        s.set_option(tcp::no_delay(true), e2);
+        std::make_shared<SinkConn>(L, std::move(s))->read();
+        sink_accept(L, acc);
+    });
+}
 
 void run_loop(Loop& L, int nconn, std::vector<std::unique_ptr<Conn>>& conns) {
     const Options& o = *L.opt;
@@ -407,20 +508,20 @@ void run_loop(Loop& L, int nconn, std::vector<std::unique_ptr<Conn>>& conns) {
             while (L.issued < limit) {
                 auto due = L.t0 + std::chrono::duration_cast<Clock::duration>(period * L.issued);
                 if (due > now) break;
-                ++L.issued;
+                long index = L.issued++;
                 if (!L.idle.empty()) {
                     Conn* c = L.idle.back();
                     L.idle.pop_back();
-                    c->start(due);
+                    c->start(due, index);
                 } else {
-                    L.backlog.push_back(due);
+                    L.backlog.push_back({due, index});
                     L.max_backlog = std::max(L.max_backlog, L.backlog.size());
                 }
             }
             if (L.issued >= limit) {
                 L.stopping = true;
                 L.deadline = Clock::now();
-                if (L.in_flight == 0 && L.backlog.empty()) L.io.stop();
+                if (L.in_flight == 0 && L.backlog.empty() && L.hooks >= L.answered_201) L.io.stop();
                 return;
             }
             L.pace->expires_at(L.t0 + std::chrono::duration_cast<Clock::duration>(period * L.issued));
@@ -480,6 +581,212 @@ nlohmann::json lat_stats(std::vector<uint32_t> v) {
     return j;
 }
 
+// ---- sse mode -------------------------------------------------------------------------------
+int64_t parse_rfc3339_ms(const char* p, const char* end) {  // 2026-11-26T05:02:39.123Z
+    if (end - p < 20) return -1;
+    std::tm tm{};
+    tm.tm_year = std::atoi(p) - 1900;
+    tm.tm_mon = std::atoi(p + 5) - 1;
+    tm.tm_mday = std::atoi(p + 8);
+    tm.tm_hour = std::atoi(p + 11);
+    tm.tm_min = std::atoi(p + 14);
+    tm.tm_sec = std::atoi(p + 17);
+    int64_t ms = 0;
+    if (p[19] == '.') ms = std::atoi(p + 20);
+    return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+struct SseState {
+    asio::io_context io{1};
+    const Options* opt;
+    tcp::endpoint ep;
+    std::string request;
+    std::vector<int32_t> lat_us;  // delivery latencies of all subscribers
+    std::vector<long> counts;     // events per subscriber
+    long headers_ok = 0, bad_status = 0, closed = 0, duplicates = 0, done_subscribers = 0;
+    Clock::time_point last_event{};
+    std::unique_ptr<asio::steady_timer> tick;
+};
+
+struct SseConn {
+    SseState& S;
+    size_t idx;
+    tcp::socket sock;
+    std::vector<char> raw = std::vector<char>(64 * 1024);
+    size_t len = 0;
+    bool headers = false, finished = false;
+    long chunk_left = -1;  // -1: expecting a chunk-size line
+    std::string stream;    // de-chunked SSE text
+    uint64_t last_id = 0;
+    SseConn(SseState& s, size_t i) : S(s), idx(i), sock(s.io) {}
+
+    void start() {
+        asio::error_code ec;
+        sock.connect(S.ep, ec);
+        if (ec) {
+            std::fprintf(stderr, "loadgen: sse connect failed: %s\n", ec.message().c_str());
+            std::exit(1);
+        }
+        asio::async_write(sock, asio::buffer(S.request), [](const asio::error_code&, size_t) {});
+        read();
+    }
+    void read() {
+        sock.async_read_some(asio::buffer(raw.data() + len, raw.size() - len), [this](const asio::error_code& ec, size_t n) {
+            if (ec) {
+                if (!finished) ++S.closed;
+                finished = true;
+                return;
+            }
+            len += n;
+            parse();
+            if (!finished) read();
+        });
+    }
+    void parse() {
+        size_t pos = 0;
+        if (!headers) {
+            const char* he = static_cast<const char*>(memmem(raw.data(), len, "\r\n\r\n", 4));
+            if (!he) return;
+            if (std::atoi(raw.data() + 9) != 200) {
+                ++S.bad_status;
+                finished = true;
+                return;
+            }
+            headers = true;
+            ++S.headers_ok;
+            pos = he - raw.data() + 4;
+        }
+        for (;;) {
+            if (chunk_left < 0) {
+                const char* nl = static_cast<const char*>(memmem(raw.data() + pos, len - pos, "\r\n", 2));
+                if (!nl) break;
+                chunk_left = std::strtol(raw.data() + pos, nullptr, 16);
+                pos = nl - raw.data() + 2;
+                if (chunk_left == 0) {  // end of stream
+                    finished = true;
+                    ++S.closed;
+                    break;
+                }
+            }
+            if (chunk_left > 0) {
+                size_t take = std::min<size_t>(chunk_left, len - pos);
+                stream.append(raw.data() + pos, take);
+                pos += take;
+                chunk_left -= static_cast<long>(take);
+            }
+            if (chunk_left == 0) {
+                if (len - pos < 2) break;
+                pos += 2;  // CRLF after the chunk data
+                chunk_left = -1;
+                continue;
+            }
+            if (pos >= len) break;
+        }
+        std::memmove(raw.data(), raw.data() + pos, len - pos);
+        len -= pos;
+        frames();
+    }
+    void frames() {
+        size_t start = 0;
+        auto now_sys = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+        for (;;) {
+            size_t e = stream.find("\n\n", start);
+            if (e == std::string::npos) break;
+            const char* f = stream.data() + start;
+            const char* fe = stream.data() + e;
+            start = e + 2;
+            const char* d = static_cast<const char*>(memmem(f, fe - f, "data: ", 6));
+            if (!d) continue;  // retry:, keep-alive comments
+            if (f[0] == 'i' && f[1] == 'd' && f[2] == ':') {
+                uint64_t id = std::strtoull(f + 3, nullptr, 10);
+                if (id <= last_id) ++S.duplicates;
+                last_id = std::max(last_id, id);
+            }
+            const char* u = static_cast<const char*>(memmem(d, fe - d, "\"updated_at\"", 12));
+            if (u) {
+                const char* q = static_cast<const char*>(memchr(u + 12, '"', fe - u - 12));
+                if (q) {
+                    int64_t ms = parse_rfc3339_ms(q + 1, fe);
+                    if (ms > 0) S.lat_us.push_back(static_cast<int32_t>(now_sys - ms * 1000));
+                }
+            }
+            S.last_event = Clock::now();
+            if (++S.counts[idx] == S.opt->expect_events) ++S.done_subscribers;
+        }
+        stream.erase(0, start);
+    }
+};
+
+int run_sse(const Options& o, tcp::endpoint ep) {
+    SseState S;
+    S.opt = &o;
+    S.ep = ep;
+    S.request = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) +
+                "\r\nAccept: text/event-stream\r\n" + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") +
+                "\r\n";
+    S.counts.assign(o.subscribers, 0);
+    S.lat_us.reserve(1 << 22);
+    std::vector<std::unique_ptr<SseConn>> conns;
+    for (int i = 0; i < o.subscribers; ++i) {
+        conns.push_back(std::make_unique<SseConn>(S, i));
+        conns.back()->start();
+    }
+    auto t0 = Clock::now();
+    bool ready_written = false;
+    S.tick = std::make_unique<asio::steady_timer>(S.io);
+    std::function<void()> check = [&]() {
+        auto now = Clock::now();
+        if (!ready_written && S.headers_ok + S.bad_status == o.subscribers) {
+            ready_written = true;
+            if (!o.ready_file.empty()) std::ofstream(o.ready_file) << S.headers_ok << "\n";
+        }
+        bool all = o.expect_events > 0 && S.done_subscribers == o.subscribers;
+        bool idle = S.last_event != Clock::time_point{} &&
+                    now - S.last_event > std::chrono::duration<double>(o.idle_stop);
+        bool dead = S.closed + S.bad_status >= o.subscribers;
+        if (all || idle || dead || now - t0 > std::chrono::duration<double>(o.duration)) return S.io.stop();
+        S.tick->expires_after(std::chrono::milliseconds(50));
+        S.tick->async_wait([&](const asio::error_code& ec) {
+            if (!ec) check();
+        });
+    };
+    check();
+    S.io.run();
+    std::vector<int32_t> v = S.lat_us;
+    std::sort(v.begin(), v.end());
+    auto pk = [&](double p) {
+        if (v.empty()) return 0.0;
+        size_t k = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
+        k = std::max<size_t>(1, std::min(k, v.size()));
+        return std::round(v[k - 1] / 10.0) / 100.0;
+    };
+    auto c = S.counts;
+    std::sort(c.begin(), c.end());
+    nlohmann::json out;
+    out["mode"] = "sse";
+    out["subscribers"] = o.subscribers;
+    out["connected"] = S.headers_ok;
+    out["bad_status"] = S.bad_status;
+    out["closed_by_server"] = S.closed;
+    out["expect_events_per_subscriber"] = o.expect_events;
+    out["events_per_subscriber"] = {{"min", c.empty() ? 0 : c.front()}, {"max", c.empty() ? 0 : c.back()}};
+    out["subscribers_complete"] = S.done_subscribers;
+    out["events_total"] = S.lat_us.size();
+    out["out_of_order_or_duplicate"] = S.duplicates;
+    out["delivery_latency"] = {{"n", v.size()}, {"min_ms", pk(0)}, {"p50_ms", pk(50)}, {"p95_ms", pk(95)},
+                               {"p99_ms", pk(99)}, {"max_ms", v.empty() ? 0.0 : std::round(v.back() / 10.0) / 100.0}};
+    out["delivery_latency_basis"] = "event arrival (client clock) - the event's updated_at (DB now(), ms precision)";
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    out["loadgen_cpu_s"] = std::round((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                                       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) * 100) / 100;
+    std::string text = out.dump(1);
+    if (!o.json_out.empty()) std::ofstream(o.json_out) << text << "\n";
+    else std::cout << text << "\n";
+    return (S.headers_ok == o.subscribers && (o.expect_events == 0 || S.done_subscribers == o.subscribers)) ? 0 : 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -489,6 +796,7 @@ int main(int argc, char** argv) {
     auto addr = asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
     if (ec) usage("--host must be an IP address");
     tcp::endpoint ep(addr, static_cast<unsigned short>(o.port));
+    if (o.mode == "sse") return run_sse(o, ep);
 
     std::vector<std::unique_ptr<Loop>> loops;
     for (int t = 0; t < o.threads; ++t) {
@@ -498,6 +806,23 @@ int main(int argc, char** argv) {
         L->ep = ep;
         L->samples.reserve(1 << 20);
         loops.push_back(std::move(L));
+    }
+    std::unique_ptr<tcp::acceptor> sink;
+    if (o.webhook_sink) {
+        if (o.mode != "rate" && o.mode != "pickup") usage("--webhook-sink needs mode rate or pickup");
+        Loop& L = *loops[0];
+        sink = std::make_unique<tcp::acceptor>(L.io, tcp::endpoint(addr, 0));
+        unsigned short sp = sink->local_endpoint().port();
+        long limit = o.count > 0 ? o.count : static_cast<long>(std::floor(o.duration * o.rate));
+        for (long i = 0; i < limit; ++i) {
+            Options oi = o;
+            oi.body = "{\"job_type\":\"webhook\",\"payload\":{\"url\":\"http://" + o.host + ":" + std::to_string(sp) +
+                      "/hook/" + std::to_string(i) + "\",\"method\":\"POST\",\"body\":{\"i\":" + std::to_string(i) + "}}}";
+            L.requests.push_back(build_request(oi));
+        }
+        L.answered_at.assign(limit, Clock::time_point{});
+        L.hook_at.assign(limit, Clock::time_point{});
+        sink_accept(L, *sink);
     }
     auto t0 = Clock::now();
     int64_t sys0 = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -599,6 +924,36 @@ int main(int argc, char** argv) {
         out["latency_basis"] = "from send to full answer";
     }
     out["timeline"] = timeline;
+    if (o.webhook_sink) {
+        Loop& L = *loops[0];
+        std::vector<double> d;  // answered -> webhook arrival, ms; negative: the job started first
+        long no_hook = 0;
+        for (size_t i = 0; i < L.answered_at.size(); ++i) {
+            if (L.answered_at[i] == Clock::time_point{}) continue;
+            if (L.hook_at[i] == Clock::time_point{}) {
+                ++no_hook;
+                continue;
+            }
+            d.push_back(std::chrono::duration<double, std::milli>(L.hook_at[i] - L.answered_at[i]).count());
+        }
+        std::sort(d.begin(), d.end());
+        auto pk = [&](double p) {
+            if (d.empty()) return 0.0;
+            size_t k = static_cast<size_t>(std::ceil(p / 100.0 * d.size()));
+            k = std::max<size_t>(1, std::min(k, d.size()));
+            return std::round(d[k - 1] * 100) / 100;
+        };
+        nlohmann::json sl = {{"n", d.size()}, {"no_webhook_call", no_hook}, {"duplicate_calls", L.hook_dups}};
+        if (!d.empty()) {
+            sl["min_ms"] = std::round(d.front() * 100) / 100;
+            sl["p50_ms"] = pk(50);
+            sl["p95_ms"] = pk(95);
+            sl["p99_ms"] = pk(99);
+            sl["max_ms"] = std::round(d.back() * 100) / 100;
+        }
+        out["start_latency"] = sl;
+        out["start_latency_basis"] = "201 answer received -> the job's webhook request arrives at loadgen's sink";
+    }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     out["loadgen_cpu_s"] = std::round((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +

@@ -17,7 +17,7 @@ SCENARIO_DESC = {
     "drain-2proc": "as drain with 2 processes",
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
-    "sse-fanout": "SSE fan-out",
+    "sse-fanout": "M subscribers on GET /events while noop jobs are submitted: event delivery latency",
 }
 
 
@@ -137,6 +137,28 @@ def scenario(name, d, args):
         s["timeline_100ms"] = load(os.path.join(d, "timeline.json"), [])
         ok = dr.get("done") == jobs and m.get("completed", "0") == "0"
         s["headline"] = f"{s.get('jobs_per_s') or 0:,} jobs/s"
+    elif name == "sse-fanout":
+        sse = load(os.path.join(d, "sse.json"), {})
+        dl = load(os.path.join(d, "done_latency.json"), {})
+        s["subscribers"] = int(m.get("subscribers", 0))
+        s["submit_rate_per_s"] = int(m.get("rate", 0))
+        s["duration_s"] = int(m.get("duration_s", 0))
+        s["submitted"] = lg["ids"] if lg else None
+        s["sse"] = sse
+        s["delivery_latency_ms"] = pcts(sse.get("delivery_latency"), ("min", "p50", "p95", "p99", "max"))
+        sub = load(os.path.join(d, "subscribed.json"))
+        if sub:
+            s["conveyor_rss_mib_with_subscribers_idle"] = [mib(p["rss_kib"]) for p in sub["pids"].values()]
+        if sse and s.get("resources"):
+            s["resources"]["loadgen_cpu_s"] = round(s["resources"].get("loadgen_cpu_s", 0) + sse.get("loadgen_cpu_s", 0), 2)
+        expect = 3 * (lg["ids"] if lg else -1)
+        ok = bool(lg and sse) and sse.get("connected") == s["subscribers"] and \
+            sse["events_per_subscriber"]["min"] == sse["events_per_subscriber"]["max"] == expect and \
+            sse.get("closed_by_server") == 0 and sse.get("out_of_order_or_duplicate") == 0 and \
+            dl.get("n_done") == lg["ids"] and lg["non_201"] == 0
+        dlat = s["delivery_latency_ms"] or {}
+        s["headline"] = (f"{s['subscribers']} subs x {3 * s['submit_rate_per_s']} events/s: "
+                         f"delivered p50/p99 {dlat.get('p50')}/{dlat.get('p99')} ms")
     elif name in ("pickup", "steady"):
         dl = load(os.path.join(d, "done_latency.json"), {})
         s["http_latency_ms"] = pcts(lg["latency"]) if lg else None
@@ -153,11 +175,21 @@ def scenario(name, d, args):
         ok = bool(lg) and dl.get("n_done") == dl.get("n_ids") == lg["ids"] and lg["non_201"] == 0 \
             and m.get("completed", "0") == "0"
         if name == "pickup":
+            wh = load(os.path.join(d, "loadgen-webhook.json"))
+            if wh:
+                sl = wh.get("start_latency", {})
+                s["start_latency_ms"] = pcts(sl, ("min", "p50", "p95", "p99", "max"))
+                s["start_latency_check"] = {"answered": wh["ids"], "webhook_calls": sl.get("n"),
+                                            "missing": sl.get("no_webhook_call"),
+                                            "duplicates": sl.get("duplicate_calls")}
+                s["start_latency_basis"] = ("separate 200 webhook jobs, 20 ms apart: 201 answer received -> "
+                                            "the job's webhook request arrives at loadgen's HTTP sink")
+                ok = ok and sl.get("n") == wh["ids"] == args.pickup_jobs and wh["non_201"] == 0
             s["jobs"] = args.pickup_jobs
             s["gap_ms"] = args.pickup_gap_ms
-            s["note"] = ("answered = client clock when the 201 arrived; done = now() of the completion "
-                         "transaction. Start latency (-> handler start) is not measured yet: "
-                         "processing_started_at is cleared when the attempt ends.")
+            s["note"] = ("answered_to_done: noop jobs; answered = client clock when the 201 arrived, done = "
+                         "now() of the completion transaction (may be negative: done before the answer arrived). "
+                         "start_latency: webhook jobs, see start_latency_basis.")
         else:
             s["rate"] = int(m.get("rate", 0))
             s["duration_s"] = int(m.get("duration_s", 0))
@@ -173,7 +205,9 @@ def scenario(name, d, args):
             s["backlog_per_second"] = bl  # [second, pending, processing]
             s["backlog_max"] = max((b[1] + b[2] for b in bl), default=None)
         a = s["answered_to_done_ms"] or {}
-        s["headline"] = (f"answered->done p50 {a.get('p50')} ms" if name == "pickup"
+        sl = s.get("start_latency_ms") or {}
+        s["headline"] = (f"->done p50 {a.get('p50')} ms" + (f", ->start p50/p99 {sl.get('p50')}/{sl.get('p99')} ms"
+                                                              if sl else "") if name == "pickup"
                          else f"{s.get('submit_rate_achieved_per_s', 0):,.0f}/s in, done p50 {a.get('p50')} ms")
     s["ok"] = bool(ok)
     return s
@@ -201,7 +235,7 @@ def main():
     for a in ("work", "out", "scenarios", "git-sha", "git-dirty", "far-future"):
         ap.add_argument("--" + a, required=True)
     for a in ("quick", "jobs", "concurrency", "duration", "batch-duration", "steady-duration", "connections",
-              "rate", "pickup-jobs", "pickup-gap-ms", "suite-s"):
+              "rate", "pickup-jobs", "sse-subscribers", "sse-rate", "pickup-gap-ms", "suite-s"):
         ap.add_argument("--" + a, type=int, required=True)
     args = ap.parse_args()
     work = args.work
@@ -220,7 +254,8 @@ def main():
                        "steady_rate_per_s": args.rate, "steady_duration_s": args.steady_duration,
                        "steady_connections": 32, "pickup_jobs": args.pickup_jobs,
                        "pickup_gap_ms": args.pickup_gap_ms,
-                       "submit_and_batch_run_at": args.far_future},
+                       "submit_and_batch_run_at": args.far_future,
+                       "sse_subscribers": args.sse_subscribers, "sse_submit_rate_per_s": args.sse_rate},
         "scenarios": {},
     }
     for name in args.scenarios.split(","):
@@ -261,6 +296,8 @@ def main():
             lat = s.get("latency_ms")
         elif name in ("pickup", "steady"):
             lat = s.get("answered_to_done_ms")
+        elif name == "sse-fanout":
+            lat = s.get("delivery_latency_ms")
         else:
             lat = None
         idle = r.get("conveyor_idle_rss_mib")
@@ -283,7 +320,8 @@ def main():
         print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
         if i == 0:
             print("  ".join("-" * x for x in w))
-    print("latency: submit/batch = HTTP request latency; pickup/steady = answered -> done (see README)")
+    print("latency: submit/batch = HTTP request latency; pickup/steady = answered -> done; "
+          "sse-fanout = event delivery (see bench/README.md)")
     print(f"wrote {args.out}")
     bad = [n for n, s in res["scenarios"].items() if not s.get("ok") and "skipped" not in s]
     if bad:
