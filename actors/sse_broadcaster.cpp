@@ -1,6 +1,7 @@
 #include "actors/sse_broadcaster.hpp"
 
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -17,6 +18,7 @@ struct subscriber {
     std::shared_ptr<SseSink> sink;
     EventFilter filter;
     bool wrote_since_tick = false;
+    std::optional<std::chrono::steady_clock::time_point> behind_since;
 };
 
 struct broadcaster_state {
@@ -30,21 +32,37 @@ struct broadcaster_state {
 
 using self_ptr = sse_broadcaster_actor::stateful_pointer<broadcaster_state>;
 
-// Writes and enforces the bound; returns false when the subscriber must go.
+// False when the subscriber must go: its client is gone, or it stopped reading.
+bool healthy(subscriber& s) {
+    if (s.sink->failed()) return false;
+    auto pending = s.sink->pending_bytes();
+    if (pending > kMaxPendingBytes) return false;
+    if (pending <= kSlowPendingBytes) {
+        s.behind_since.reset();
+        return true;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (!s.behind_since) s.behind_since = now;
+    return now - *s.behind_since <= kSlowFor;
+}
+
 bool deliver(subscriber& s, std::string bytes) {
     if (s.sink->failed()) return false;
     s.sink->write(std::move(bytes));
     s.wrote_since_tick = true;
-    return s.sink->pending_bytes() <= kMaxPendingBytes;
+    return healthy(s);
 }
 
-void drop(self_ptr self, std::uint64_t id, const char* why) {
+void drop(self_ptr self, std::uint64_t id, const char* why = nullptr) {
     auto it = self->state.subscribers.find(id);
     if (it == self->state.subscribers.end()) return;
+    auto pending = it->second.sink->pending_bytes();
+    if (!why) why = it->second.sink->failed() ? "disconnected" : "too slow";
     it->second.sink->close();
     self->state.subscribers.erase(it);
     --*self->state.count;
-    log::debug("sse", std::string("subscriber dropped: ") + why);
+    log::info("sse", std::string("subscriber dropped (") + why + ", " + std::to_string(pending) + " bytes unsent); " +
+                         std::to_string(self->state.subscribers.size()) + " streams open");
 }
 
 void on_batch(self_ptr self, EventBatch& batch) {
@@ -58,7 +76,7 @@ void on_batch(self_ptr self, EventBatch& batch) {
                 if (sub.filter.matches(e)) chunk += e.frame;
             if (!chunk.empty() && !deliver(sub, std::move(chunk))) gone.push_back(id);
         }
-        for (auto id : gone) drop(self, id, "too slow or disconnected");
+        for (auto id : gone) drop(self, id);
     }
     for (auto& e : batch.events) st.window.push_back(std::move(e));
     while (st.window.size() > kEventWindow) st.window.pop_front();
@@ -66,7 +84,7 @@ void on_batch(self_ptr self, EventBatch& batch) {
 
 void on_subscribe(self_ptr self, Subscribe& m) {
     auto& st = self->state;
-    subscriber sub{std::move(m.sink), std::move(m.filter), false};
+    subscriber sub{std::move(m.sink), std::move(m.filter), false, std::nullopt};
     if (m.resume) {
         bool in_window = !st.window.empty() ? m.last_event_id + 1 >= st.window.front().id && m.last_event_id <= st.latest_id
                                             : m.last_event_id == st.latest_id;
@@ -97,11 +115,11 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg, std:
         [=](keepalive_atom) {
             std::vector<std::uint64_t> gone;
             for (auto& [id, sub] : self->state.subscribers) {
-                bool ok = sub.wrote_since_tick ? !sub.sink->failed() : deliver(sub, ": keepalive\n\n");
+                bool ok = sub.wrote_since_tick ? healthy(sub) : deliver(sub, ": keepalive\n\n");
                 sub.wrote_since_tick = false;
                 if (!ok) gone.push_back(id);
             }
-            for (auto id : gone) drop(self, id, "disconnected");
+            for (auto id : gone) drop(self, id);
             self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
         },
         [=](stop_atom) {

@@ -3,6 +3,7 @@
 // (the resume window), replays them for Last-Event-ID, sends keep-alives, and drops subscribers
 // whose unsent bytes pass a bound, so a stalled client never slows anyone else.
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <caf/typed_actor.hpp>
@@ -15,8 +16,12 @@ namespace conveyor {
 
 // Events kept for Last-Event-ID resume.
 constexpr std::size_t kEventWindow = 10000;
-// Unsent bytes a subscriber may have before it is disconnected.
-constexpr std::size_t kMaxPendingBytes = 512 * 1024;
+// A subscriber is disconnected when its unsent bytes stay above kSlowPendingBytes for longer than
+// kSlowFor (a burst of events is fine, a reader that stopped is not), or at once above
+// kMaxPendingBytes. Memory per subscriber is thereby bounded.
+constexpr std::size_t kSlowPendingBytes = 256 * 1024;
+constexpr std::chrono::seconds kSlowFor{5};
+constexpr std::size_t kMaxPendingBytes = 8 * 1024 * 1024;
 
 using sse_broadcaster_actor = caf::typed_actor<
     // From the notifier: new events, in id order.
