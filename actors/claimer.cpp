@@ -113,6 +113,9 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
         [=](claim_atom) { claim(self, cfg, *registry, worker, dispatcher); },
         [=](SlotFreed& m) {
             self->state.running.erase(m.id);
+            // The retry becomes due after the dispatcher has written it; a few ms of slack.
+            if (m.retry_in && m.retry_in->count() < cfg.poll_interval_ms)
+                self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5), wake_atom::value);
             finish_drain_if_idle(self);
             schedule_claim(self);
         },

@@ -44,8 +44,11 @@ void executor(caf::event_based_actor* self, const Config* cfg, const Handler* ha
                                (result.message.empty() ? "" : " (" + result.message + ")"));
     // The result goes out before the slot is freed, so a drained claimer implies every result
     // already sits in the dispatcher's mailbox.
+    std::optional<std::chrono::milliseconds> retry_in;
+    if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
+        retry_in = cfg->backoff_after(job.attempt);
     self->send(dispatcher, AttemptFinished{AttemptResult{job.id, job.attempt, std::move(result)}});
-    self->send(claimer, SlotFreed{std::move(job.id)});
+    self->send(claimer, SlotFreed{std::move(job.id), retry_in});
 }
 
 }  // namespace

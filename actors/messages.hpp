@@ -1,6 +1,8 @@
 #pragma once
 // Plain data exchanged between actors and with the HTTP front end.
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,9 +51,11 @@ struct AttemptFinished {
     AttemptResult result;
 };
 
-// executor → claimer: the slot of this job is free again.
+// executor → claimer: the slot of this job is free again. When the attempt will be retried,
+// `retry_in` says when, so this process claims it on time without waiting for a poll.
 struct SlotFreed {
     std::string id;
+    std::optional<std::chrono::milliseconds> retry_in;
 };
 
 // claimer → dispatcher at shutdown: return these attempts to pending, uncounted.
