@@ -4,16 +4,16 @@
 
 namespace conveyor {
 
-using wake_atom = caf::atom_constant<caf::atom("wake")>;          // work may be available
-using claim_atom = caf::atom_constant<caf::atom("claim")>;        // claimer: run a claim now
-using flush_atom = caf::atom_constant<caf::atom("flush")>;        // dispatcher: write the buffer
-using poll_atom = caf::atom_constant<caf::atom("poll")>;          // claimer: fallback poll tick
-using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;// claimer: refresh heartbeats
-using timeout_atom = caf::atom_constant<caf::atom("timeout")>;    // claimer: check deadlines
-using reap_atom = caf::atom_constant<caf::atom("reap")>;          // reaper: look for lost jobs
-using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;// broadcaster: idle streams tick
-using prune_atom = caf::atom_constant<caf::atom("prune")>;        // reaper: trim job_events
-using drain_atom = caf::atom_constant<caf::atom("drain")>;        // graceful shutdown, step 1
-using stop_atom = caf::atom_constant<caf::atom("stop")>;          // graceful shutdown, last step
+using wake_atom = caf::atom_constant<caf::atom("wake")>;           // work may be available
+using claim_atom = caf::atom_constant<caf::atom("claim")>;         // claimer: run a claim now
+using flush_atom = caf::atom_constant<caf::atom("flush")>;         // dispatcher: write the buffer
+using poll_atom = caf::atom_constant<caf::atom("poll")>;           // claimer: fallback poll tick
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>; // claimer: refresh heartbeats
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;     // claimer: check deadlines
+using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: look for lost jobs
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
+using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
+using drain_atom = caf::atom_constant<caf::atom("drain")>;         // graceful shutdown, step 1
+using stop_atom = caf::atom_constant<caf::atom("stop")>;           // graceful shutdown, last step
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -36,32 +36,38 @@ struct claimer_state {
 using self_ptr = claimer_actor::stateful_pointer<claimer_state>;
 
 void schedule_claim(self_ptr self) {
-    if (self->state.claim_scheduled || self->state.draining) return;
+    if (self->state.claim_scheduled || self->state.draining)
+        return;
     self->state.claim_scheduled = true;
     self->send(self, claim_atom::value);
 }
 
 void finish_drain_if_idle(self_ptr self) {
     auto& st = self->state;
-    if (st.draining && st.running.empty() && st.drained.pending()) st.drained.deliver(true);
+    if (st.draining && st.running.empty() && st.drained.pending())
+        st.drained.deliver(true);
 }
 
-void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry, const std::string& worker,
-           dispatcher_actor dispatcher) {
+void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry,
+           const std::string& worker, dispatcher_actor dispatcher) {
     auto& st = self->state;
     st.claim_scheduled = false;
-    if (st.draining) return;
+    if (st.draining)
+        return;
     int free_slots = cfg.worker_concurrency - static_cast<int>(st.running.size());
-    if (free_slots <= 0) return;
+    if (free_slots <= 0)
+        return;
     std::vector<ClaimedJob> jobs;
     try {
         pqxx::nontransaction tx(st.conn->get());
         jobs = store::claim_jobs(tx, worker, free_slots);
-        if (st.db_down) log::info("claimer", "database reachable again; claiming resumed");
+        if (st.db_down)
+            log::info("claimer", "database reachable again; claiming resumed");
         st.db_down = false;
     } catch (const std::exception& e) {
         st.conn->reset();
-        if (!st.db_down) log::warn("claimer", std::string("claim failed, retrying every second: ") + e.what());
+        if (!st.db_down)
+            log::warn("claimer", std::string("claim failed, retrying every second: ") + e.what());
         st.db_down = true;
         self->delayed_send(self, std::chrono::seconds(1), wake_atom::value);
         return;
@@ -89,9 +95,11 @@ void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry, co
 
 void refresh_heartbeats(self_ptr self, const std::string& worker) {
     auto& st = self->state;
-    if (st.running.empty()) return;
+    if (st.running.empty())
+        return;
     std::vector<std::string> ids;
-    for (const auto& [id, _] : st.running) ids.push_back(id);
+    for (const auto& [id, _] : st.running)
+        ids.push_back(id);
     try {
         pqxx::work tx(st.conn->get());
         store::heartbeat(tx, worker, ids);
@@ -115,27 +123,32 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
             self->state.running.erase(m.id);
             // The retry becomes due after the dispatcher has written it; a few ms of slack.
             if (m.retry_in && m.retry_in->count() < cfg.poll_interval_ms)
-                self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5), wake_atom::value);
+                self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5),
+                                   wake_atom::value);
             finish_drain_if_idle(self);
             schedule_claim(self);
         },
         [=](poll_atom) {
             schedule_claim(self);
-            self->delayed_send(self, std::chrono::milliseconds(cfg.poll_interval_ms), poll_atom::value);
+            self->delayed_send(self, std::chrono::milliseconds(cfg.poll_interval_ms),
+                               poll_atom::value);
         },
         [=](heartbeat_atom) {
             refresh_heartbeats(self, worker);
-            self->delayed_send(self, std::chrono::seconds(cfg.heartbeat_interval_s), heartbeat_atom::value);
+            self->delayed_send(self, std::chrono::seconds(cfg.heartbeat_interval_s),
+                               heartbeat_atom::value);
         },
         [=](timeout_atom) {
             // A handler cannot be interrupted; at its deadline the attempt is recorded as failed
             // with `timeout`, and the slot stays taken until the handler returns.
             auto now = clock::now();
             for (auto& [id, job] : self->state.running) {
-                if (job.timed_out || now < job.deadline) continue;
+                if (job.timed_out || now < job.deadline)
+                    continue;
                 job.timed_out = true;
-                log::warn("claimer", "job " + id + " attempt " + std::to_string(job.attempt) +
-                                         " exceeded JOB_TIMEOUT_S=" + std::to_string(cfg.job_timeout_s));
+                log::warn("claimer",
+                          "job " + id + " attempt " + std::to_string(job.attempt) +
+                              " exceeded JOB_TIMEOUT_S=" + std::to_string(cfg.job_timeout_s));
                 self->send(dispatcher,
                            AttemptFinished{AttemptResult{
                                id, job.attempt,
@@ -147,20 +160,26 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
         [=](drain_atom) -> caf::result<bool> {
             auto& st = self->state;
             st.draining = true;
-            if (st.running.empty()) return true;
-            log::info("claimer", "waiting up to " + std::to_string(cfg.shutdown_timeout_s) + " s for " +
-                                     std::to_string(st.running.size()) + " running jobs");
+            if (st.running.empty())
+                return true;
+            log::info("claimer", "waiting up to " + std::to_string(cfg.shutdown_timeout_s) +
+                                     " s for " + std::to_string(st.running.size()) +
+                                     " running jobs");
             st.drained = self->make_response_promise<bool>();
-            self->delayed_send(self, std::chrono::seconds(cfg.shutdown_timeout_s), stop_atom::value);
+            self->delayed_send(self, std::chrono::seconds(cfg.shutdown_timeout_s),
+                               stop_atom::value);
             return st.drained;
         },
         [=](stop_atom) {
             // The grace period is over: whatever still runs goes back to pending, uncounted.
             auto& st = self->state;
-            if (!st.drained.pending()) return;
+            if (!st.drained.pending())
+                return;
             ReleaseJobs release;
-            for (const auto& [id, job] : st.running) release.id_attempts.emplace_back(id, job.attempt);
-            log::warn("claimer", "grace period over; returning " + std::to_string(release.id_attempts.size()) +
+            for (const auto& [id, job] : st.running)
+                release.id_attempts.emplace_back(id, job.attempt);
+            log::warn("claimer", "grace period over; returning " +
+                                     std::to_string(release.id_attempts.size()) +
                                      " running jobs to pending");
             self->send(dispatcher, std::move(release));
             st.drained.deliver(true);
@@ -168,11 +187,12 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
     };
 }
 
-}  // namespace
+} // namespace
 
-claimer_actor spawn_claimer(caf::actor_system& sys, const Config& cfg, const HandlerRegistry& registry,
-                            const std::string& worker_id, dispatcher_actor dispatcher) {
+claimer_actor spawn_claimer(caf::actor_system& sys, const Config& cfg,
+                            const HandlerRegistry& registry, const std::string& worker_id,
+                            dispatcher_actor dispatcher) {
     return sys.spawn<caf::detached>(claimer, cfg, &registry, worker_id, dispatcher);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -26,7 +26,8 @@ using claimer_actor = caf::typed_actor<
     // Self-sent when the grace period ends: releases what still runs, answers the drain.
     caf::reacts_to<stop_atom>>;
 
-claimer_actor spawn_claimer(caf::actor_system& sys, const Config& cfg, const HandlerRegistry& registry,
-                            const std::string& worker_id, dispatcher_actor dispatcher);
+claimer_actor spawn_claimer(caf::actor_system& sys, const Config& cfg,
+                            const HandlerRegistry& registry, const std::string& worker_id,
+                            dispatcher_actor dispatcher);
 
-}  // namespace conveyor
+} // namespace conveyor

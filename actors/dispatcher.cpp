@@ -40,7 +40,8 @@ void answer_inserted(SubmitJobs& s, std::vector<std::string>::iterator rendered)
     }
     std::string body = "[";
     for (size_t i = 0; i < s.jobs.size(); ++i) {
-        if (i) body += ',';
+        if (i)
+            body += ',';
         body += rendered[static_cast<long>(i)];
     }
     body += ']';
@@ -61,15 +62,18 @@ void write_group(self_ptr self, std::vector<SubmitJobs>& submits, bool with_upda
         }
     pqxx::work tx(st.conn->get());
     std::vector<std::string> rendered;
-    if (!all.empty()) rendered = store::insert_jobs(tx, all);
-    if (with_updates && !st.results.empty()) store::apply_results(tx, worker, st.results, cfg);
+    if (!all.empty())
+        rendered = store::insert_jobs(tx, all);
+    if (with_updates && !st.results.empty())
+        store::apply_results(tx, worker, st.results, cfg);
     if (with_updates && !st.releases.empty()) {
         store::release_jobs(tx, worker, st.releases);
         wake = true;
     }
     // Future run_at jobs are found by the claimers' due-time timers and polls; a NOTIFY is for
     // work that is due now. Every process listening wakes, not only this one.
-    if (wake || !all.empty()) store::notify_wake(tx);
+    if (wake || !all.empty())
+        store::notify_wake(tx);
     tx.commit();
     if (with_updates) {
         st.results.clear();
@@ -85,7 +89,8 @@ void write_group(self_ptr self, std::vector<SubmitJobs>& submits, bool with_upda
 void flush(self_ptr self, const Config& cfg, const std::string& worker) {
     auto& st = self->state;
     st.flush_scheduled = false;
-    if (st.submits.empty() && st.results.empty() && st.releases.empty()) return;
+    if (st.submits.empty() && st.results.empty() && st.releases.empty())
+        return;
     std::vector<SubmitJobs> submits;
     submits.swap(st.submits);
     try {
@@ -96,8 +101,9 @@ void flush(self_ptr self, const Config& cfg, const std::string& worker) {
         st.conn->reset();
         log::warn("dispatcher", std::string("database connection lost: ") + e.what());
         for (auto& s : submits)
-            s.reply(error_reply(503, "database_unavailable",
-                                "the database is not reachable; the job was not stored, retry later"));
+            s.reply(
+                error_reply(503, "database_unavailable",
+                            "the database is not reachable; the job was not stored, retry later"));
     } catch (const std::exception& e) {
         st.conn->reset_if_broken();
         log::error("dispatcher", std::string("write failed: ") + e.what());
@@ -110,16 +116,17 @@ void flush(self_ptr self, const Config& cfg, const std::string& worker) {
             } catch (const std::exception& e2) {
                 st.conn->reset_if_broken();
                 log::error("dispatcher", std::string("insert failed: ") + e2.what());
-                one.front().reply(
-                    error_reply(500, "internal_error", "the job could not be stored; see the server log"));
+                one.front().reply(error_reply(500, "internal_error",
+                                              "the job could not be stored; see the server log"));
             }
         }
     }
     // Results and releases stay buffered: retry them with backoff, never drop them silently.
     if (!st.results.empty() || !st.releases.empty()) {
         if (++st.failed_flushes > 30) {
-            log::error("dispatcher", "dropping " + std::to_string(st.results.size()) +
-                                         " results after 30 failed writes; the reaper will retry those jobs");
+            log::error("dispatcher",
+                       "dropping " + std::to_string(st.results.size()) +
+                           " results after 30 failed writes; the reaper will retry those jobs");
             st.results.clear();
             st.releases.clear();
             st.failed_flushes = 0;
@@ -127,14 +134,16 @@ void flush(self_ptr self, const Config& cfg, const std::string& worker) {
         }
         if (!st.flush_scheduled) {
             st.flush_scheduled = true;
-            self->delayed_send(self, std::chrono::milliseconds(std::min(1000, 50 * st.failed_flushes)),
+            self->delayed_send(self,
+                               std::chrono::milliseconds(std::min(1000, 50 * st.failed_flushes)),
                                flush_atom::value);
         }
     }
 }
 
 void schedule_flush(self_ptr self) {
-    if (self->state.flush_scheduled) return;
+    if (self->state.flush_scheduled)
+        return;
     self->state.flush_scheduled = true;
     // Sent to ourselves: everything already queued in the mailbox joins this group.
     self->send(self, flush_atom::value);
@@ -145,7 +154,8 @@ dispatcher_actor::behavior_type dispatcher(self_ptr self, Config cfg, std::strin
     return {
         [=](SubmitJobs& m) {
             if (self->state.stopping) {
-                m.reply(error_reply(503, "shutting_down", "the server is shutting down; retry on another instance"));
+                m.reply(error_reply(503, "shutting_down",
+                                    "the server is shutting down; retry on another instance"));
                 return;
             }
             self->state.submits.push_back(std::move(m));
@@ -156,7 +166,8 @@ dispatcher_actor::behavior_type dispatcher(self_ptr self, Config cfg, std::strin
             schedule_flush(self);
         },
         [=](ReleaseJobs& m) {
-            for (auto& r : m.id_attempts) self->state.releases.push_back(std::move(r));
+            for (auto& r : m.id_attempts)
+                self->state.releases.push_back(std::move(r));
             schedule_flush(self);
         },
         [=](flush_atom) { flush(self, cfg, worker); },
@@ -169,10 +180,11 @@ dispatcher_actor::behavior_type dispatcher(self_ptr self, Config cfg, std::strin
     };
 }
 
-}  // namespace
+} // namespace
 
-dispatcher_actor spawn_dispatcher(caf::actor_system& sys, const Config& cfg, const std::string& worker_id) {
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys, const Config& cfg,
+                                  const std::string& worker_id) {
     return sys.spawn<caf::detached>(dispatcher, cfg, worker_id);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

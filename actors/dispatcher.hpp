@@ -22,6 +22,7 @@ using dispatcher_actor = caf::typed_actor<
     // Refuses new submissions, writes what is buffered, answers true when done.
     caf::replies_to<stop_atom>::with<bool>>;
 
-dispatcher_actor spawn_dispatcher(caf::actor_system& sys, const Config& cfg, const std::string& worker_id);
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys, const Config& cfg,
+                                  const std::string& worker_id);
 
-}  // namespace conveyor
+} // namespace conveyor

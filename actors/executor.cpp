@@ -10,11 +10,13 @@ namespace conveyor {
 HandlerResult run_attempt(const Config& cfg, const Handler* handler, const ClaimedJob& job,
                           std::chrono::steady_clock::time_point deadline) {
     // A row can hold a type this build does not know (inserted by a newer version, or by hand).
-    if (!handler) return HandlerResult::fail("unknown job_type '" + job.job_type + "'");
+    if (!handler)
+        return HandlerResult::fail("unknown job_type '" + job.job_type + "'");
     auto payload = nlohmann::json::parse(job.payload, nullptr, false);
     if (payload.is_discarded() || !payload.is_object())
         return HandlerResult::fail("payload must be a JSON object");
-    if (auto err = handler->validate(payload)) return HandlerResult::fail(*err);
+    if (auto err = handler->validate(payload))
+        return HandlerResult::fail(*err);
     HandlerResult result;
     try {
         result = handler->run(payload, HandlerContext{cfg, job, deadline});
@@ -28,16 +30,18 @@ HandlerResult run_attempt(const Config& cfg, const Handler* handler, const Claim
         result.message = "timeout: " + result.message;
     // PostgreSQL text cannot hold NUL; keep last_error bounded.
     for (auto& c : result.message)
-        if (c == '\0') c = '?';
-    if (result.message.size() > 2000) result.message.resize(2000);
+        if (c == '\0')
+            c = '?';
+    if (result.message.size() > 2000)
+        result.message.resize(2000);
     return result;
 }
 
 namespace {
 
-void executor(caf::event_based_actor* self, const Config* cfg, const Handler* handler, ClaimedJob job,
-              std::chrono::steady_clock::time_point deadline, dispatcher_actor dispatcher,
-              claimer_actor claimer) {
+void executor(caf::event_based_actor* self, const Config* cfg, const Handler* handler,
+              ClaimedJob job, std::chrono::steady_clock::time_point deadline,
+              dispatcher_actor dispatcher, claimer_actor claimer) {
     auto result = run_attempt(*cfg, handler, job, deadline);
     log::debug("executor", "job " + job.id + " attempt " + std::to_string(job.attempt) + ": " +
                                to_string(result.outcome) +
@@ -51,15 +55,16 @@ void executor(caf::event_based_actor* self, const Config* cfg, const Handler* ha
     self->send(claimer, SlotFreed{std::move(job.id), retry_in});
 }
 
-}  // namespace
+} // namespace
 
-void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler, ClaimedJob job,
-                    std::chrono::steady_clock::time_point deadline, dispatcher_actor dispatcher,
-                    claimer_actor claimer) {
+void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler,
+                    ClaimedJob job, std::chrono::steady_clock::time_point deadline,
+                    dispatcher_actor dispatcher, claimer_actor claimer) {
     if (handler && handler->blocking())
-        sys.spawn<caf::detached>(executor, &cfg, handler, std::move(job), deadline, dispatcher, claimer);
+        sys.spawn<caf::detached>(executor, &cfg, handler, std::move(job), deadline, dispatcher,
+                                 claimer);
     else
         sys.spawn(executor, &cfg, handler, std::move(job), deadline, dispatcher, claimer);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

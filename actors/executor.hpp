@@ -9,12 +9,12 @@
 
 namespace conveyor {
 
-void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler, ClaimedJob job,
-                    std::chrono::steady_clock::time_point deadline, dispatcher_actor dispatcher,
-                    claimer_actor claimer);
+void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler,
+                    ClaimedJob job, std::chrono::steady_clock::time_point deadline,
+                    dispatcher_actor dispatcher, claimer_actor claimer);
 
 // Runs the handler with its checks; what the executor does, callable without actors in tests.
 HandlerResult run_attempt(const Config& cfg, const Handler* handler, const ClaimedJob& job,
                           std::chrono::steady_clock::time_point deadline);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -74,11 +74,11 @@ struct EventBatch {
 struct Subscribe {
     std::shared_ptr<SseSink> sink;
     EventFilter filter;
-    bool resume = false;  // a Last-Event-ID was given
+    bool resume = false; // a Last-Event-ID was given
     std::uint64_t last_event_id = 0;
 };
 
-}  // namespace conveyor
+} // namespace conveyor
 
 // None of these leave the process, so they need no serialization.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SubmitJobs)

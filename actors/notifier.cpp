@@ -23,17 +23,17 @@ constexpr auto kGapPatience = std::chrono::milliseconds(500);
 constexpr int kReadLimit = 5000;
 
 class Receiver final : public pqxx::notification_receiver {
-public:
+  public:
     Receiver(pqxx::connection_base& c, const std::string& channel, std::function<void()> fn)
         : pqxx::notification_receiver(c, channel), fn_(std::move(fn)) {}
     void operator()(const std::string&, int) override { fn_(); }
 
-private:
+  private:
     std::function<void()> fn_;
 };
 
 struct EventReader {
-    std::uint64_t last = 0;  // newest id passed on
+    std::uint64_t last = 0; // newest id passed on
     std::optional<clock::time_point> gap_since;
     bool pending = true;
 
@@ -46,24 +46,30 @@ struct EventReader {
         for (auto& e : rows) {
             if (e.id != last + 1) {
                 auto now = clock::now();
-                if (!gap_since) gap_since = now;
+                if (!gap_since)
+                    gap_since = now;
                 if (now - *gap_since < kGapPatience) {
                     stopped_at_gap = true;
                     break;
                 }
-                log::debug("notifier", "skipping event ids " + std::to_string(last + 1) + ".." + std::to_string(e.id - 1));
+                log::debug("notifier", "skipping event ids " + std::to_string(last + 1) + ".." +
+                                           std::to_string(e.id - 1));
             }
             gap_since.reset();
             last = e.id;
             batch.events.push_back(std::move(e));
         }
-        if (!stopped_at_gap) gap_since.reset();
-        if (static_cast<int>(rows.size()) == kReadLimit && !stopped_at_gap) pending = true;
-        if (!batch.events.empty()) caf::anon_send(broadcaster, std::move(batch));
+        if (!stopped_at_gap)
+            gap_since.reset();
+        if (static_cast<int>(rows.size()) == kReadLimit && !stopped_at_gap)
+            pending = true;
+        if (!batch.events.empty())
+            caf::anon_send(broadcaster, std::move(batch));
     }
 };
 
-void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer, sse_broadcaster_actor broadcaster) {
+void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer,
+              sse_broadcaster_actor broadcaster) {
     bool running = true;
     bool window_loaded = false;
     std::unique_ptr<pqxx::connection> conn;
@@ -77,18 +83,22 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer, sse_
         try {
             if (!conn) {
                 conn = store::connect(cfg.database_url, store::Role::listener);
-                wake = std::make_unique<Receiver>(*conn, "conveyor_wake", [&] { caf::anon_send(claimer, wake_atom::value); });
-                events = std::make_unique<Receiver>(*conn, "conveyor_events", [&] { reader.pending = true; });
+                wake = std::make_unique<Receiver>(
+                    *conn, "conveyor_wake", [&] { caf::anon_send(claimer, wake_atom::value); });
+                events = std::make_unique<Receiver>(*conn, "conveyor_events",
+                                                    [&] { reader.pending = true; });
                 if (!window_loaded) {
                     // Start live from now, with the newest events kept for Last-Event-ID resume.
                     auto recent = store::latest_events(*conn, static_cast<int>(kEventWindow));
-                    if (!recent.empty()) reader.last = recent.back().id;
+                    if (!recent.empty())
+                        reader.last = recent.back().id;
                     caf::anon_send(broadcaster, EventBatch{std::move(recent), true});
                     window_loaded = true;
                 }
-                if (failures > 0) log::info("notifier", "LISTEN connection re-established");
+                if (failures > 0)
+                    log::info("notifier", "LISTEN connection re-established");
                 failures = 0;
-                reader.pending = true;  // catch up on events committed while we were away
+                reader.pending = true; // catch up on events committed while we were away
                 // Anything inserted while we were deaf is found by this claim.
                 caf::anon_send(claimer, wake_atom::value);
             }
@@ -96,16 +106,20 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer, sse_
             pollfd pfd{conn->sock(), POLLIN, 0};
             ::poll(&pfd, 1, busy ? 2 : 100);
             conn->get_notifs();
-            if (!conn->is_open()) throw pqxx::broken_connection("LISTEN connection closed");
-            if (reader.pending || reader.gap_since) reader.read(*conn, broadcaster);
+            if (!conn->is_open())
+                throw pqxx::broken_connection("LISTEN connection closed");
+            if (reader.pending || reader.gap_since)
+                reader.read(*conn, broadcaster);
         } catch (const std::exception& e) {
             wake.reset();
             events.reset();
             conn.reset();
             ++failures;
             if (failures == 1 || failures % 30 == 0)
-                log::warn("notifier",
-                          std::string("LISTEN connection lost, reconnecting (polling covers the gap): ") + e.what());
+                log::warn(
+                    "notifier",
+                    std::string("LISTEN connection lost, reconnecting (polling covers the gap): ") +
+                        e.what());
             check_mailbox(std::chrono::milliseconds(std::min(1000, 100 * failures)));
             continue;
         }
@@ -113,11 +127,11 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer, sse_
     }
 }
 
-}  // namespace
+} // namespace
 
 caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer,
                           sse_broadcaster_actor broadcaster) {
     return sys.spawn<caf::detached>(notifier, cfg, claimer, broadcaster);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -18,4 +18,4 @@ namespace conveyor {
 caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer,
                           sse_broadcaster_actor broadcaster);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -15,9 +15,8 @@ using reader_actor = caf::typed_actor<
     // Answers GET /jobs: 200 with a page of jobs and a Link header when more exist.
     caf::reacts_to<ListJobs>,
     // Answers GET /healthz.
-    caf::reacts_to<CheckHealth>,
-    caf::reacts_to<stop_atom>>;
+    caf::reacts_to<CheckHealth>, caf::reacts_to<stop_atom>>;
 
 reader_actor spawn_reader(caf::actor_system& sys, const Config& cfg);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -29,7 +29,8 @@ reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor clai
                 int n = store::reap_lost_jobs(tx, cfg);
                 tx.commit();
                 if (n > 0) {
-                    log::warn("reaper", "returned " + std::to_string(n) + " lost jobs (no heartbeat for " +
+                    log::warn("reaper", "returned " + std::to_string(n) +
+                                            " lost jobs (no heartbeat for " +
                                             std::to_string(cfg.stale_after_s) + " s)");
                     self->send(claimer, wake_atom::value);
                 }
@@ -42,7 +43,8 @@ reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor clai
         [=](prune_atom) {
             try {
                 int n = store::prune_events(self->state.conn->get(), kEventsKept);
-                if (n > 0) log::debug("reaper", "pruned " + std::to_string(n) + " old events");
+                if (n > 0)
+                    log::debug("reaper", "pruned " + std::to_string(n) + " old events");
             } catch (const std::exception& e) {
                 self->state.conn->reset();
                 log::warn("reaper", std::string("event pruning failed, will retry: ") + e.what());
@@ -53,10 +55,10 @@ reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor clai
     };
 }
 
-}  // namespace
+} // namespace
 
 reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer) {
     return sys.spawn<caf::detached>(reaper, cfg, claimer);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -20,4 +20,4 @@ constexpr long long kEventsKept = 50000;
 
 reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -23,7 +23,7 @@ struct subscriber {
 
 struct broadcaster_state {
     std::deque<JobEvent> window;
-    std::uint64_t latest_id = 0;  // newest event seen, even when the window is empty
+    std::uint64_t latest_id = 0; // newest event seen, even when the window is empty
     std::unordered_map<std::uint64_t, subscriber> subscribers;
     std::uint64_t next_subscriber = 1;
     std::shared_ptr<std::atomic<int>> count;
@@ -34,20 +34,24 @@ using self_ptr = sse_broadcaster_actor::stateful_pointer<broadcaster_state>;
 
 // False when the subscriber must go: its client is gone, or it stopped reading.
 bool healthy(subscriber& s) {
-    if (s.sink->failed()) return false;
+    if (s.sink->failed())
+        return false;
     auto pending = s.sink->pending_bytes();
-    if (pending > kMaxPendingBytes) return false;
+    if (pending > kMaxPendingBytes)
+        return false;
     if (pending <= kSlowPendingBytes) {
         s.behind_since.reset();
         return true;
     }
     auto now = std::chrono::steady_clock::now();
-    if (!s.behind_since) s.behind_since = now;
+    if (!s.behind_since)
+        s.behind_since = now;
     return now - *s.behind_since <= kSlowFor;
 }
 
 bool deliver(subscriber& s, std::string bytes) {
-    if (s.sink->failed()) return false;
+    if (s.sink->failed())
+        return false;
     s.sink->write(std::move(bytes));
     s.wrote_since_tick = true;
     return healthy(s);
@@ -55,46 +59,59 @@ bool deliver(subscriber& s, std::string bytes) {
 
 void drop(self_ptr self, std::uint64_t id, const char* why = nullptr) {
     auto it = self->state.subscribers.find(id);
-    if (it == self->state.subscribers.end()) return;
+    if (it == self->state.subscribers.end())
+        return;
     auto pending = it->second.sink->pending_bytes();
-    if (!why) why = it->second.sink->failed() ? "disconnected" : "too slow";
+    if (!why)
+        why = it->second.sink->failed() ? "disconnected" : "too slow";
     it->second.sink->close();
     self->state.subscribers.erase(it);
     --*self->state.count;
-    log::info("sse", std::string("subscriber dropped (") + why + ", " + std::to_string(pending) + " bytes unsent); " +
-                         std::to_string(self->state.subscribers.size()) + " streams open");
+    log::info("sse", std::string("subscriber dropped (") + why + ", " + std::to_string(pending) +
+                         " bytes unsent); " + std::to_string(self->state.subscribers.size()) +
+                         " streams open");
 }
 
 void on_batch(self_ptr self, EventBatch& batch) {
     auto& st = self->state;
-    for (const auto& e : batch.events) st.latest_id = std::max(st.latest_id, e.id);
+    for (const auto& e : batch.events)
+        st.latest_id = std::max(st.latest_id, e.id);
     if (!batch.window) {
         std::vector<std::uint64_t> gone;
         for (auto& [id, sub] : st.subscribers) {
             std::string chunk;
             for (const auto& e : batch.events)
-                if (sub.filter.matches(e)) chunk += e.frame;
-            if (!chunk.empty() && !deliver(sub, std::move(chunk))) gone.push_back(id);
+                if (sub.filter.matches(e))
+                    chunk += e.frame;
+            if (!chunk.empty() && !deliver(sub, std::move(chunk)))
+                gone.push_back(id);
         }
-        for (auto id : gone) drop(self, id);
+        for (auto id : gone)
+            drop(self, id);
     }
-    for (auto& e : batch.events) st.window.push_back(std::move(e));
-    while (st.window.size() > kEventWindow) st.window.pop_front();
+    for (auto& e : batch.events)
+        st.window.push_back(std::move(e));
+    while (st.window.size() > kEventWindow)
+        st.window.pop_front();
 }
 
 void on_subscribe(self_ptr self, Subscribe& m) {
     auto& st = self->state;
     subscriber sub{std::move(m.sink), std::move(m.filter), false, std::nullopt};
     if (m.resume) {
-        bool in_window = !st.window.empty() ? m.last_event_id + 1 >= st.window.front().id && m.last_event_id <= st.latest_id
+        bool in_window = !st.window.empty() ? m.last_event_id + 1 >= st.window.front().id &&
+                                                  m.last_event_id <= st.latest_id
                                             : m.last_event_id == st.latest_id;
         std::string chunk;
         if (in_window) {
             for (const auto& e : st.window)
-                if (e.id > m.last_event_id && sub.filter.matches(e)) chunk += e.frame;
+                if (e.id > m.last_event_id && sub.filter.matches(e))
+                    chunk += e.frame;
         } else {
-            // The client missed more than we kept (or comes from another database): it must refetch.
-            chunk = "event: reset\ndata: {\"reason\":\"Last-Event-ID " + std::to_string(m.last_event_id) +
+            // The client missed more than we kept (or comes from another database): it must
+            // refetch.
+            chunk = "event: reset\ndata: {\"reason\":\"Last-Event-ID " +
+                    std::to_string(m.last_event_id) +
                     " is outside the retained window; refetch state with GET /jobs\"}\n\n";
         }
         if (!chunk.empty() && !deliver(sub, std::move(chunk))) {
@@ -106,7 +123,8 @@ void on_subscribe(self_ptr self, Subscribe& m) {
     st.subscribers.emplace(st.next_subscriber++, std::move(sub));
 }
 
-sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg, std::shared_ptr<std::atomic<int>> count) {
+sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
+                                                 std::shared_ptr<std::atomic<int>> count) {
     self->state.count = std::move(count);
     self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
     return {
@@ -117,26 +135,31 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg, std:
             for (auto& [id, sub] : self->state.subscribers) {
                 bool ok = sub.wrote_since_tick ? healthy(sub) : deliver(sub, ": keepalive\n\n");
                 sub.wrote_since_tick = false;
-                if (!ok) gone.push_back(id);
+                if (!ok)
+                    gone.push_back(id);
             }
-            for (auto id : gone) drop(self, id);
-            self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
+            for (auto id : gone)
+                drop(self, id);
+            self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s),
+                               keepalive_atom::value);
         },
         [=](stop_atom) {
             std::vector<std::uint64_t> all;
-            for (auto& [id, _] : self->state.subscribers) all.push_back(id);
-            for (auto id : all) drop(self, id, "shutting down");
+            for (auto& [id, _] : self->state.subscribers)
+                all.push_back(id);
+            for (auto id : all)
+                drop(self, id, "shutting down");
             self->quit();
             return true;
         },
     };
 }
 
-}  // namespace
+} // namespace
 
 sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
                                             std::shared_ptr<std::atomic<int>> subscribers) {
     return sys.spawn(broadcaster, cfg, std::move(subscribers));
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -37,4 +37,4 @@ using sse_broadcaster_actor = caf::typed_actor<
 sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
                                             std::shared_ptr<std::atomic<int>> subscribers);
 
-}  // namespace conveyor
+} // namespace conveyor

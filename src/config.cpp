@@ -26,7 +26,8 @@ struct Option {
 };
 
 long parse_integer(const std::string& name, const std::string& value, long lo, long hi) {
-    if (value.empty()) throw ConfigError(name + ": empty value, expected an integer");
+    if (value.empty())
+        throw ConfigError(name + ": empty value, expected an integer");
     errno = 0;
     char* end = nullptr;
     long v = std::strtol(value.c_str(), &end, 10);
@@ -47,14 +48,16 @@ std::function<void(Config&, const std::string&, const std::string&)> integer(Fie
     };
 }
 
-std::function<void(Config&, const std::string&, const std::string&)> text(std::string Config::*field) {
+std::function<void(Config&, const std::string&, const std::string&)>
+text(std::string Config::*field) {
     return [=](Config& c, const std::string&, const std::string& value) { c.*field = value; };
 }
 
 bool has_scheme(const std::string& v, std::initializer_list<const char*> schemes) {
     for (const char* s : schemes) {
         std::string prefix = std::string(s) + "://";
-        if (v.size() > prefix.size() && v.compare(0, prefix.size(), prefix) == 0) return true;
+        if (v.size() > prefix.size() && v.compare(0, prefix.size(), prefix) == 0)
+            return true;
     }
     return false;
 }
@@ -70,16 +73,19 @@ const std::vector<Option>& options() {
          }},
         {"HOST", "host", "127.0.0.1", "listen address",
          [](Config& c, const std::string& n, const std::string& v) {
-             if (v.empty()) throw ConfigError(n + ": empty listen address");
+             if (v.empty())
+                 throw ConfigError(n + ": empty listen address");
              c.host = v;
          }},
-        {"PORT", "port", "3000", "listen port (0 picks a free one)", integer(&Config::port, 0, 65535)},
-        {"WORKER_CONCURRENCY", "worker-concurrency", "10", "max jobs executing at once in this process",
+        {"PORT", "port", "3000", "listen port (0 picks a free one)",
+         integer(&Config::port, 0, 65535)},
+        {"WORKER_CONCURRENCY", "worker-concurrency", "10",
+         "max jobs executing at once in this process",
          integer(&Config::worker_concurrency, 1, 10000)},
         {"POLL_INTERVAL_MS", "poll-interval-ms", "2000", "fallback poll when no NOTIFY arrives",
          integer(&Config::poll_interval_ms, 10, 3600000)},
-        {"REAPER_INTERVAL_S", "reaper-interval-s", "300", "how often the reaper looks for lost jobs",
-         integer(&Config::reaper_interval_s, 1, 86400)},
+        {"REAPER_INTERVAL_S", "reaper-interval-s", "300",
+         "how often the reaper looks for lost jobs", integer(&Config::reaper_interval_s, 1, 86400)},
         {"STALE_AFTER_S", "stale-after-s", "300", "a running job whose heartbeat is older is lost",
          integer(&Config::stale_after_s, 1, 86400)},
         {"HEARTBEAT_INTERVAL_S", "heartbeat-interval-s", "30", "heartbeat refresh period",
@@ -90,11 +96,13 @@ const std::vector<Option>& options() {
          integer(&Config::backoff_base_ms, 1, 86400000)},
         {"BACKOFF_MAX_S", "backoff-max-s", "3600", "largest retry delay",
          integer(&Config::backoff_max_s, 1, 31536000)},
-        {"SHUTDOWN_TIMEOUT_S", "shutdown-timeout-s", "30", "grace period for running jobs on SIGTERM",
+        {"SHUTDOWN_TIMEOUT_S", "shutdown-timeout-s", "30",
+         "grace period for running jobs on SIGTERM",
          integer(&Config::shutdown_timeout_s, 0, 86400)},
         {"MAX_BODY_BYTES", "max-body-bytes", "1048576", "larger request bodies get 413",
          integer(&Config::max_body_bytes, 64, 1073741824)},
-        {"SSE_KEEPALIVE_S", "sse-keepalive-s", "15", "keep-alive comment period for idle SSE streams",
+        {"SSE_KEEPALIVE_S", "sse-keepalive-s", "15",
+         "keep-alive comment period for idle SSE streams",
          integer(&Config::sse_keepalive_s, 1, 3600)},
         {"SSE_MAX_SUBSCRIBERS", "sse-max-subscribers", "10000", "more SSE subscribers get 503",
          integer(&Config::sse_max_subscribers, 1, 1000000)},
@@ -106,7 +114,8 @@ const std::vector<Option>& options() {
          }},
         {"SMTP_USERNAME", "smtp-username", "unset", "SMTP user", text(&Config::smtp_username)},
         {"SMTP_PASSWORD", "smtp-password", "unset", "SMTP password", text(&Config::smtp_password)},
-        {"FROM_EMAIL", "from-email", "unset", "sender address of email jobs", text(&Config::from_email)},
+        {"FROM_EMAIL", "from-email", "unset", "sender address of email jobs",
+         text(&Config::from_email)},
         {"TELEGRAM_BOT_TOKEN", "telegram-bot-token", "unset", "Bot API token for telegram jobs",
          text(&Config::telegram_bot_token)},
         {"TELEGRAM_API_URL", "telegram-api-url", "https://api.telegram.org", "Bot API base URL",
@@ -119,20 +128,26 @@ const std::vector<Option>& options() {
          text(&Config::api_token)},
         {"LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
          [](Config& c, const std::string& n, const std::string& v) {
-             if (v == "debug") c.log_level = LogLevel::debug;
-             else if (v == "info") c.log_level = LogLevel::info;
-             else if (v == "warn") c.log_level = LogLevel::warn;
-             else if (v == "error") c.log_level = LogLevel::error;
-             else throw ConfigError(n + ": '" + v + "' is not one of debug, info, warn, error");
+             if (v == "debug")
+                 c.log_level = LogLevel::debug;
+             else if (v == "info")
+                 c.log_level = LogLevel::info;
+             else if (v == "warn")
+                 c.log_level = LogLevel::warn;
+             else if (v == "error")
+                 c.log_level = LogLevel::error;
+             else
+                 throw ConfigError(n + ": '" + v + "' is not one of debug, info, warn, error");
          }},
-        {"HTTP_THREADS", "http-threads", "2", "HTTP I/O threads", integer(&Config::http_threads, 1, 64)},
+        {"HTTP_THREADS", "http-threads", "2", "HTTP I/O threads",
+         integer(&Config::http_threads, 1, 64)},
         {"DB_READERS", "db-readers", "2", "database connections serving GET requests",
          integer(&Config::db_readers, 1, 64)},
     };
     return all;
 }
 
-}  // namespace
+} // namespace
 
 ParsedArgs parse_config(int argc, const char* const* argv,
                         const std::map<std::string, std::string>* env) {
@@ -149,7 +164,8 @@ ParsedArgs parse_config(int argc, const char* const* argv,
         } else {
             raw = std::getenv(opt.env);
         }
-        if (raw) opt.apply(out.config, opt.env, raw);
+        if (raw)
+            opt.apply(out.config, opt.env, raw);
     }
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
@@ -161,7 +177,8 @@ ParsedArgs parse_config(int argc, const char* const* argv,
             out.command = arg == "migrate" ? Command::migrate : Command::serve;
             continue;
         }
-        if (arg.rfind("--", 0) != 0) throw ConfigError("unknown argument '" + arg + "' (see --help)");
+        if (arg.rfind("--", 0) != 0)
+            throw ConfigError("unknown argument '" + arg + "' (see --help)");
         std::string name = arg.substr(2), value;
         bool has_value = false;
         if (auto eq = name.find('='); eq != std::string::npos) {
@@ -171,17 +188,20 @@ ParsedArgs parse_config(int argc, const char* const* argv,
         }
         auto it = std::find_if(options().begin(), options().end(),
                                [&](const Option& o) { return name == o.flag; });
-        if (it == options().end()) throw ConfigError("unknown option '--" + name + "' (see --help)");
+        if (it == options().end())
+            throw ConfigError("unknown option '--" + name + "' (see --help)");
         if (!has_value) {
-            if (i + 1 >= argc) throw ConfigError("--" + name + ": missing value");
+            if (i + 1 >= argc)
+                throw ConfigError("--" + name + ": missing value");
             value = argv[++i];
         }
         it->apply(out.config, "--" + name, value);
     }
     if (out.config.heartbeat_interval_s >= out.config.stale_after_s)
-        throw ConfigError("HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
-                          " must be smaller than STALE_AFTER_S (" +
-                          std::to_string(out.config.stale_after_s) + ")");
+        throw ConfigError(
+            "HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
+            " must be smaller than STALE_AFTER_S (" + std::to_string(out.config.stale_after_s) +
+            ")");
     return out;
 }
 
@@ -200,4 +220,4 @@ std::string help_text() {
     return os.str();
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -12,7 +12,7 @@ namespace conveyor {
 enum class LogLevel { debug, info, warn, error };
 
 struct Config {
-    std::string database_url;  // empty: scripts/run provides the embedded cluster
+    std::string database_url; // empty: scripts/run provides the embedded cluster
     std::string host = "127.0.0.1";
     int port = 3000;
     int worker_concurrency = 10;
@@ -58,4 +58,4 @@ ParsedArgs parse_config(int argc, const char* const* argv,
 
 std::string help_text();
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -8,9 +8,9 @@ std::string sse_frame(std::uint64_t id, const std::string& data) {
     f += "id: ";
     f += std::to_string(id);
     f += "\nevent: job\ndata: ";
-    f += data;  // one line: JSON escapes newlines
+    f += data; // one line: JSON escapes newlines
     f += "\n\n";
     return f;
 }
 
-}  // namespace conveyor
+} // namespace conveyor

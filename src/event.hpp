@@ -10,7 +10,7 @@ namespace conveyor {
 struct JobEvent {
     std::uint64_t id = 0;
     std::string job_id, job_type, status;
-    std::string frame;  // the whole SSE frame: "id: ..\nevent: job\ndata: {..}\n\n"
+    std::string frame; // the whole SSE frame: "id: ..\nevent: job\ndata: {..}\n\n"
 };
 
 std::string sse_frame(std::uint64_t id, const std::string& data);
@@ -19,7 +19,8 @@ std::string sse_frame(std::uint64_t id, const std::string& data);
 struct EventFilter {
     std::set<std::string> job_ids, job_types, statuses;
     bool matches(const JobEvent& e) const {
-        return (job_ids.empty() || job_ids.count(e.job_id)) && (job_types.empty() || job_types.count(e.job_type)) &&
+        return (job_ids.empty() || job_ids.count(e.job_id)) &&
+               (job_types.empty() || job_types.count(e.job_type)) &&
                (statuses.empty() || statuses.count(e.status));
     }
 };
@@ -27,9 +28,10 @@ struct EventFilter {
 // What the broadcaster writes to: one open SSE response. Implemented by the HTTP layer; used only
 // by the broadcaster, which owns it (a response is not thread-safe).
 class SseSink {
-public:
+  public:
     virtual ~SseSink() = default;
-    // Queues bytes for the client. `on_error` may run later, on an I/O thread, once the client is gone.
+    // Queues bytes for the client. `on_error` may run later, on an I/O thread, once the client is
+    // gone.
     virtual void write(std::string bytes) = 0;
     // Bytes queued and not yet written to the socket.
     virtual std::size_t pending_bytes() const = 0;
@@ -38,4 +40,4 @@ public:
     virtual void close() = 0;
 };
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -13,11 +13,11 @@ std::optional<JobStatus> parse_job_status(const std::string& s);
 
 // A validated submission, ready to insert. `payload` is serialized JSON (an object).
 struct NewJob {
-    std::string id;  // generated before insert (UUIDv7)
+    std::string id; // generated before insert (UUIDv7)
     std::string job_type;
     std::string payload;
     int max_attempts = 3;
-    std::optional<std::string> run_at;  // RFC 3339, validated
+    std::optional<std::string> run_at; // RFC 3339, validated
 };
 
 // A job claimed by this process, as the claimer hands it to an executor.
@@ -25,7 +25,7 @@ struct ClaimedJob {
     std::string id;
     std::string job_type;
     std::string payload;
-    int attempt = 0;  // attempts after the claim: identifies this attempt
+    int attempt = 0; // attempts after the claim: identifies this attempt
     int max_attempts = 0;
 };
 
@@ -35,7 +35,7 @@ const char* to_string(Outcome o);
 // What a handler returns.
 struct HandlerResult {
     Outcome outcome = Outcome::success;
-    std::string message;  // becomes last_error on failure
+    std::string message; // becomes last_error on failure
 
     static HandlerResult ok() { return {Outcome::success, {}}; }
     static HandlerResult retry(std::string m) { return {Outcome::transient, std::move(m)}; }
@@ -49,4 +49,4 @@ struct AttemptResult {
     HandlerResult result;
 };
 
-}  // namespace conveyor
+} // namespace conveyor

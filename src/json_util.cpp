@@ -14,16 +14,22 @@ int json_nesting_depth(const std::string& text) {
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') deepest = std::max(deepest, ++depth);
-        else if (c == '}' || c == ']') --depth;
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[')
+            deepest = std::max(deepest, ++depth);
+        else if (c == '}' || c == ']')
+            --depth;
     }
     return deepest;
 }
 
-}  // namespace conveyor
+} // namespace conveyor

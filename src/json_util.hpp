@@ -10,4 +10,4 @@ std::string error_body(const std::string& code, const std::string& message);
 // documents nested deeper than we are willing to parse.
 int json_nesting_depth(const std::string& text);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -11,23 +11,34 @@ namespace {
 std::atomic<int> current{static_cast<int>(LogLevel::info)};
 const char* name(LogLevel l) {
     switch (l) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::warn: return "warn";
-        case LogLevel::error: return "error";
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warn:
+        return "warn";
+    case LogLevel::error:
+        return "error";
     }
     return "?";
 }
-}  // namespace
+} // namespace
 
-void set_level(LogLevel level) { current = static_cast<int>(level); }
-bool enabled(LogLevel level) { return static_cast<int>(level) >= current.load(); }
+void set_level(LogLevel level) {
+    current = static_cast<int>(level);
+}
+bool enabled(LogLevel level) {
+    return static_cast<int>(level) >= current.load();
+}
 
 void write(LogLevel level, const char* component, const std::string& message) {
-    if (!enabled(level)) return;
+    if (!enabled(level))
+        return;
     auto now = std::chrono::system_clock::now();
     auto t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
     char ts[32];
@@ -42,10 +53,11 @@ void write(LogLevel level, const char* component, const std::string& message) {
     line += ' ';
     line += component;
     line += ": ";
-    for (char ch : message) line += (ch == '\n' || ch == '\r') ? ' ' : ch;
+    for (char ch : message)
+        line += (ch == '\n' || ch == '\r') ? ' ' : ch;
     line += '\n';
     // One fwrite per line keeps lines whole when threads log at once.
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-}  // namespace conveyor::log
+} // namespace conveyor::log

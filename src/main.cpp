@@ -1,3 +1,5 @@
 #include "service.hpp"
 
-int main(int argc, char** argv) { return conveyor::conveyor_main(argc, argv); }
+int main(int argc, char** argv) {
+    return conveyor::conveyor_main(argc, argv);
+}

@@ -40,13 +40,15 @@ std::string make_worker_id() {
 }
 
 int migrate(const Config& cfg) {
-    auto conn = store::connect_with_retry(cfg.database_url, store::Role::listener, std::chrono::seconds(30));
+    auto conn = store::connect_with_retry(cfg.database_url, store::Role::listener,
+                                          std::chrono::seconds(30));
     int n = store::apply_migrations(*conn);
-    log::info("migrate", n == 0 ? "schema is up to date" : "applied " + std::to_string(n) + " migrations");
+    log::info("migrate",
+              n == 0 ? "schema is up to date" : "applied " + std::to_string(n) + " migrations");
     return n;
 }
 
-}  // namespace
+} // namespace
 
 int run_migrations(const Config& cfg) {
     try {
@@ -67,7 +69,8 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    if (run_migrations(cfg) != 0) return 1;
+    if (run_migrations(cfg) != 0)
+        return 1;
 
     caf::actor_system_config sys_cfg;
     sys_cfg.set("scheduler.max-threads", 2);
@@ -76,7 +79,8 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     auto worker = make_worker_id();
     auto dispatcher = spawn_dispatcher(sys, cfg, worker);
     std::vector<reader_actor> readers;
-    for (int i = 0; i < cfg.db_readers; ++i) readers.push_back(spawn_reader(sys, cfg));
+    for (int i = 0; i < cfg.db_readers; ++i)
+        readers.push_back(spawn_reader(sys, cfg));
     auto claimer = spawn_claimer(sys, cfg, registry, worker, dispatcher);
     auto reaper = spawn_reaper(sys, cfg, claimer);
     auto subscribers = std::make_shared<std::atomic<int>>(0);
@@ -87,22 +91,25 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     try {
         http.start();
     } catch (const std::exception& e) {
-        log::error("http", "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " + e.what());
+        log::error("http", "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " +
+                               e.what());
         caf::anon_send(notifier, stop_atom::value);
         caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(broadcaster, caf::exit_reason::user_shutdown);
-        for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+        for (auto& r : readers)
+            caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
         return 1;
     }
-    log::info("service", "worker " + worker + " running with WORKER_CONCURRENCY=" +
-                             std::to_string(cfg.worker_concurrency) + ", job types: " +
-                             [&] {
-                                 std::string s;
-                                 for (auto& n : registry.names()) s += (s.empty() ? "" : ",") + n;
-                                 return s;
-                             }());
+    log::info(
+        "service", "worker " + worker + " running with WORKER_CONCURRENCY=" +
+                       std::to_string(cfg.worker_concurrency) + ", job types: " + [&] {
+                           std::string s;
+                           for (auto& n : registry.names())
+                               s += (s.empty() ? "" : ",") + n;
+                           return s;
+                       }());
 
     int sig = 0;
     sigwait(&signals, &sig);
@@ -120,7 +127,9 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
                      [](caf::error& e) { log::error("service", "drain failed: " + to_string(e)); });
         self->request(dispatcher, caf::infinite, stop_atom::value)
             .receive([](bool) {},
-                     [](caf::error& e) { log::error("service", "final write failed: " + to_string(e)); });
+                     [](caf::error& e) {
+                         log::error("service", "final write failed: " + to_string(e));
+                     });
         // The last completions and releases were just committed: let their events reach this
         // process's streams (the notifier reads within milliseconds) before closing them.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -130,7 +139,8 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     }
     http.stop();
     caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
-    for (auto& r : readers) caf::anon_send(r, stop_atom::value);
+    for (auto& r : readers)
+        caf::anon_send(r, stop_atom::value);
     log::info("service", "stopped cleanly");
     // Handlers still blocked past the grace period had their attempts released; do not wait.
     std::fflush(stderr);
@@ -153,16 +163,18 @@ int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const C
     // libcurl's global state must be set up once, before any thread uses it.
     curl_global_init(CURL_GLOBAL_ALL);
     if (args.config.database_url.empty()) {
-        std::fprintf(stderr,
-                     "conveyor: configuration error: DATABASE_URL: not set (./scripts/run starts an "
-                     "embedded PostgreSQL and sets it for you)\n");
+        std::fprintf(
+            stderr, "conveyor: configuration error: DATABASE_URL: not set (./scripts/run starts an "
+                    "embedded PostgreSQL and sets it for you)\n");
         return 2;
     }
-    if (args.command == Command::migrate) return run_migrations(args.config);
+    if (args.command == Command::migrate)
+        return run_migrations(args.config);
     HandlerRegistry registry;
     register_builtin_handlers(registry, args.config);
-    if (extra) extra(registry, args.config);
+    if (extra)
+        extra(registry, args.config);
     return run_service(args.config, registry);
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -14,4 +14,4 @@ int run_migrations(const Config& cfg);
 // The whole command line: parses config, registers the built-in job types plus `extra`, runs.
 int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const Config&) = nullptr);
 
-}  // namespace conveyor
+} // namespace conveyor

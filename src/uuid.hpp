@@ -9,4 +9,4 @@ std::string new_uuid_v7();
 // True for the canonical 8-4-4-4-12 hexadecimal form.
 bool is_uuid(const std::string& s);
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -11,4 +11,4 @@ std::unique_ptr<Handler> make_email_handler();
 std::unique_ptr<Handler> make_webhook_handler();
 std::unique_ptr<Handler> make_telegram_handler();
 
-}  // namespace conveyor
+} // namespace conveyor

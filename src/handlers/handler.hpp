@@ -24,7 +24,7 @@ struct HandlerContext {
 };
 
 class Handler {
-public:
+  public:
     virtual ~Handler() = default;
     // Checks a payload at submit time (422) and again before running (permanent failure).
     // Returns a message naming the bad field, or nothing when the payload is fine.
@@ -39,4 +39,4 @@ public:
     virtual bool blocking() const { return true; }
 };
 
-}  // namespace conveyor
+} // namespace conveyor

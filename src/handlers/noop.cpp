@@ -5,14 +5,16 @@ namespace conveyor {
 
 namespace {
 class NoopHandler final : public Handler {
-public:
+  public:
     HandlerResult run(const nlohmann::json&, const HandlerContext&) const override {
         return HandlerResult::ok();
     }
     bool blocking() const override { return false; }
 };
-}  // namespace
+} // namespace
 
-std::unique_ptr<Handler> make_noop_handler() { return std::make_unique<NoopHandler>(); }
+std::unique_ptr<Handler> make_noop_handler() {
+    return std::make_unique<NoopHandler>();
+}
 
-}  // namespace conveyor
+} // namespace conveyor

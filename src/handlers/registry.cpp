@@ -15,7 +15,8 @@ const Handler* HandlerRegistry::find(const std::string& job_type) const {
 
 std::vector<std::string> HandlerRegistry::names() const {
     std::vector<std::string> out;
-    for (const auto& [name, _] : handlers_) out.push_back(name);
+    for (const auto& [name, _] : handlers_)
+        out.push_back(name);
     return out;
 }
 
@@ -27,4 +28,4 @@ void register_builtin_handlers(HandlerRegistry& registry, const Config& config) 
     registry.add("telegram", make_telegram_handler());
 }
 
-}  // namespace conveyor
+} // namespace conveyor

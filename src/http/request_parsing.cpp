@@ -14,11 +14,14 @@ using nlohmann::json;
 
 namespace {
 
-ApiError invalid(const std::string& code, const std::string& message) { return {422, code, message}; }
+ApiError invalid(const std::string& code, const std::string& message) {
+    return {422, code, message};
+}
 
 std::string join(const std::vector<std::string>& v) {
     std::string out;
-    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    for (const auto& s : v)
+        out += (out.empty() ? "" : ", ") + s;
     return out;
 }
 
@@ -27,14 +30,16 @@ std::variant<json, ApiError> parse_json(const std::string& body) {
         return ApiError{400, "malformed_json",
                         "JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
     json j = json::parse(body, nullptr, false);
-    if (j.is_discarded()) return ApiError{400, "malformed_json", "request body is not valid JSON"};
+    if (j.is_discarded())
+        return ApiError{400, "malformed_json", "request body is not valid JSON"};
     return j;
 }
 
 // `where` prefixes messages in batches: "jobs[3]: ".
 std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry& registry,
                                             const std::string& where) {
-    if (!j.is_object()) return invalid("invalid_job", where + "a job must be a JSON object");
+    if (!j.is_object())
+        return invalid("invalid_job", where + "a job must be a JSON object");
     NewJob job;
     auto type = j.find("job_type");
     if (type == j.end() || !type->is_string())
@@ -46,20 +51,24 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
                                                "'; registered types: " + join(registry.names()));
     json payload = json::object();
     if (auto p = j.find("payload"); p != j.end()) {
-        if (!p->is_object()) return invalid("invalid_payload", where + "payload must be a JSON object");
+        if (!p->is_object())
+            return invalid("invalid_payload", where + "payload must be a JSON object");
         payload = *p;
     }
-    if (auto err = handler->validate(payload)) return invalid("invalid_payload", where + *err);
+    if (auto err = handler->validate(payload))
+        return invalid("invalid_payload", where + *err);
     job.payload = payload.dump(-1, ' ', false, json::error_handler_t::replace);
     if (auto m = j.find("max_attempts"); m != j.end()) {
         if (!m->is_number_integer() || m->get<long long>() < 1 || m->get<long long>() > 100)
-            return invalid("invalid_max_attempts", where + "max_attempts must be an integer in 1..100");
+            return invalid("invalid_max_attempts",
+                           where + "max_attempts must be an integer in 1..100");
         job.max_attempts = static_cast<int>(m->get<long long>());
     }
     if (auto r = j.find("run_at"); r != j.end() && !r->is_null()) {
         if (!r->is_string() || !is_rfc3339(r->get<std::string>()))
             return invalid("invalid_run_at",
-                           where + "run_at must be an RFC 3339 timestamp such as 2026-11-26T05:02:39Z");
+                           where +
+                               "run_at must be an RFC 3339 timestamp such as 2026-11-26T05:02:39Z");
         job.run_at = r->get<std::string>();
     }
     job.id = new_uuid_v7();
@@ -67,27 +76,32 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
 }
 
 int digits(const std::string& s, size_t pos, size_t n) {
-    if (pos + n > s.size()) return -1;
+    if (pos + n > s.size())
+        return -1;
     int v = 0;
     for (size_t i = pos; i < pos + n; ++i) {
-        if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+        if (!std::isdigit(static_cast<unsigned char>(s[i])))
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
 }
 
-}  // namespace
+} // namespace
 
-std::variant<NewJob, ApiError> parse_submission(const std::string& body, const HandlerRegistry& registry) {
+std::variant<NewJob, ApiError> parse_submission(const std::string& body,
+                                                const HandlerRegistry& registry) {
     auto parsed = parse_json(body);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+    if (auto* e = std::get_if<ApiError>(&parsed))
+        return *e;
     return validate_job(std::get<json>(parsed), registry, "");
 }
 
 std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
                                                         const HandlerRegistry& registry) {
     auto parsed = parse_json(body);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+    if (auto* e = std::get_if<ApiError>(&parsed))
+        return *e;
     const json& j = std::get<json>(parsed);
     if (!j.is_object() || !j.contains("jobs") || !j["jobs"].is_array())
         return invalid("invalid_batch", "body must be an object with a \"jobs\" array");
@@ -99,7 +113,8 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
     out.reserve(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) {
         auto r = validate_job(arr[i], registry, "jobs[" + std::to_string(i) + "]: ");
-        if (auto* e = std::get_if<ApiError>(&r)) return *e;
+        if (auto* e = std::get_if<ApiError>(&r))
+            return *e;
         out.push_back(std::move(std::get<NewJob>(r)));
     }
     return out;
@@ -107,7 +122,8 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
 
 bool is_rfc3339(const std::string& s) {
     // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-    if (s.size() < 20 || s.size() > 40) return false;
+    if (s.size() < 20 || s.size() > 40)
+        return false;
     int year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
     int hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
     if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
@@ -118,15 +134,20 @@ bool is_rfc3339(const std::string& s) {
         return false;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > mdays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+    if (day > mdays[month - 1] + (month == 2 && leap ? 1 : 0))
+        return false;
     size_t pos = 19;
     if (pos < s.size() && s[pos] == '.') {
         size_t start = ++pos;
-        while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-        if (pos == start || pos - start > 9) return false;
+        while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])))
+            ++pos;
+        if (pos == start || pos - start > 9)
+            return false;
     }
-    if (pos >= s.size()) return false;
-    if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) return true;
+    if (pos >= s.size())
+        return false;
+    if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size())
+        return true;
     if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
         int oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
         return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
@@ -134,54 +155,66 @@ bool is_rfc3339(const std::string& s) {
     return false;
 }
 
-std::string encode_cursor(const Cursor& c) { return std::to_string(c.created_us) + "_" + c.id; }
+std::string encode_cursor(const Cursor& c) {
+    return std::to_string(c.created_us) + "_" + c.id;
+}
 
 std::optional<Cursor> decode_cursor(const std::string& s) {
     auto sep = s.find('_');
-    if (sep == std::string::npos || sep == 0 || sep > 18) return std::nullopt;
+    if (sep == std::string::npos || sep == 0 || sep > 18)
+        return std::nullopt;
     Cursor c;
     for (size_t i = 0; i < sep; ++i)
-        if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+        if (!std::isdigit(static_cast<unsigned char>(s[i])))
+            return std::nullopt;
     c.created_us = std::stoll(s.substr(0, sep));
     c.id = s.substr(sep + 1);
-    if (!is_uuid(c.id)) return std::nullopt;
+    if (!is_uuid(c.id))
+        return std::nullopt;
     return c;
 }
 
-std::variant<ListQuery, ApiError> parse_list_query(const std::map<std::string, std::string>& params) {
+std::variant<ListQuery, ApiError>
+parse_list_query(const std::map<std::string, std::string>& params) {
     ListQuery q;
     for (const auto& [key, value] : params) {
         if (key == "status") {
             size_t start = 0;
             while (start <= value.size()) {
                 auto comma = value.find(',', start);
-                std::string item = value.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                   : comma - start);
+                std::string item = value.substr(
+                    start, comma == std::string::npos ? std::string::npos : comma - start);
                 if (!parse_job_status(item))
                     return ApiError{400, "invalid_query",
                                     "status must be pending, processing, done or failed (comma "
-                                    "separated), got '" + item + "'"};
+                                    "separated), got '" +
+                                        item + "'"};
                 q.statuses.push_back(item);
-                if (comma == std::string::npos) break;
+                if (comma == std::string::npos)
+                    break;
                 start = comma + 1;
             }
         } else if (key == "job_type") {
-            if (value.empty()) return ApiError{400, "invalid_query", "job_type must not be empty"};
+            if (value.empty())
+                return ApiError{400, "invalid_query", "job_type must not be empty"};
             q.job_type = value;
         } else if (key == "limit") {
             bool ok = !value.empty() && value.size() <= 4;
-            for (char c : value) ok = ok && std::isdigit(static_cast<unsigned char>(c));
+            for (char c : value)
+                ok = ok && std::isdigit(static_cast<unsigned char>(c));
             int n = ok ? std::stoi(value) : 0;
             if (n < 1 || n > 1000)
                 return ApiError{400, "invalid_query", "limit must be an integer in 1..1000"};
             q.limit = n;
         } else if (key == "cursor") {
             auto c = decode_cursor(value);
-            if (!c) return ApiError{400, "invalid_query", "cursor is malformed; use the Link header's"};
+            if (!c)
+                return ApiError{400, "invalid_query", "cursor is malformed; use the Link header's"};
             q.cursor = *c;
         } else {
             return ApiError{400, "invalid_query",
-                            "unknown query parameter '" + key + "'; use status, job_type, limit, cursor"};
+                            "unknown query parameter '" + key +
+                                "'; use status, job_type, limit, cursor"};
         }
     }
     return q;
@@ -193,32 +226,41 @@ std::vector<std::string> split_commas(const std::string& v) {
     size_t start = 0;
     while (true) {
         auto comma = v.find(',', start);
-        out.push_back(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) return out;
+        out.push_back(
+            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos)
+            return out;
         start = comma + 1;
     }
 }
-}  // namespace
+} // namespace
 
-std::variant<EventFilter, ApiError> parse_event_query(const std::map<std::string, std::string>& params) {
+std::variant<EventFilter, ApiError>
+parse_event_query(const std::map<std::string, std::string>& params) {
     EventFilter f;
     for (const auto& [key, value] : params) {
-        if (key == "access_token") continue;
+        if (key == "access_token")
+            continue;
         if (key != "job_id" && key != "job_type" && key != "status")
-            return ApiError{400, "invalid_query", "unknown query parameter '" + key + "'; use job_id, job_type, status"};
+            return ApiError{400, "invalid_query",
+                            "unknown query parameter '" + key + "'; use job_id, job_type, status"};
         for (const auto& item : split_commas(value)) {
             if (key == "job_id") {
-                if (!is_uuid(item)) return ApiError{400, "invalid_query", "job_id '" + item + "' is not a UUID"};
+                if (!is_uuid(item))
+                    return ApiError{400, "invalid_query", "job_id '" + item + "' is not a UUID"};
                 std::string lower = item;
-                for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                for (auto& c : lower)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
                 f.job_ids.insert(lower);
             } else if (key == "job_type") {
-                if (item.empty()) return ApiError{400, "invalid_query", "job_type must not be empty"};
+                if (item.empty())
+                    return ApiError{400, "invalid_query", "job_type must not be empty"};
                 f.job_types.insert(item);
             } else {
                 if (!parse_job_status(item))
                     return ApiError{400, "invalid_query",
-                                    "status must be pending, processing, done or failed, got '" + item + "'"};
+                                    "status must be pending, processing, done or failed, got '" +
+                                        item + "'"};
                 f.statuses.insert(item);
             }
         }
@@ -227,9 +269,11 @@ std::variant<EventFilter, ApiError> parse_event_query(const std::map<std::string
 }
 
 std::optional<std::uint64_t> parse_last_event_id(const std::string& s) {
-    if (s.empty() || s.size() > 19) return std::nullopt;
+    if (s.empty() || s.size() > 19)
+        return std::nullopt;
     for (char c : s)
-        if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+        if (!std::isdigit(static_cast<unsigned char>(c)))
+            return std::nullopt;
     return std::stoull(s);
 }
 
@@ -252,10 +296,12 @@ std::string next_page_query(const ListQuery& q, const Cursor& next) {
     std::string out;
     if (!q.statuses.empty()) {
         std::string st;
-        for (const auto& s : q.statuses) st += (st.empty() ? "" : ",") + s;
+        for (const auto& s : q.statuses)
+            st += (st.empty() ? "" : ",") + s;
         out += "status=" + url_encode(st) + "&";
     }
-    if (q.job_type) out += "job_type=" + url_encode(*q.job_type) + "&";
+    if (q.job_type)
+        out += "job_type=" + url_encode(*q.job_type) + "&";
     out += "limit=" + std::to_string(q.limit) + "&cursor=" + url_encode(encode_cursor(next));
     return out;
 }
@@ -263,10 +309,12 @@ std::string next_page_query(const ListQuery& q, const Cursor& next) {
 bool is_json_content_type(const std::string& value) {
     std::string v;
     for (char c : value) {
-        if (c == ';') break;
-        if (!std::isspace(static_cast<unsigned char>(c))) v += static_cast<char>(std::tolower(c));
+        if (c == ';')
+            break;
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            v += static_cast<char>(std::tolower(c));
     }
     return v == "application/json";
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -22,7 +22,8 @@ constexpr int kMaxJsonDepth = 64;
 constexpr size_t kMaxBatch = 1000;
 
 // POST /jobs body → one job.
-std::variant<NewJob, ApiError> parse_submission(const std::string& body, const HandlerRegistry& registry);
+std::variant<NewJob, ApiError> parse_submission(const std::string& body,
+                                                const HandlerRegistry& registry);
 // POST /jobs/batch body → 1..1000 jobs, all valid, or the first error naming its index.
 std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
                                                         const HandlerRegistry& registry);
@@ -39,18 +40,20 @@ std::string encode_cursor(const Cursor& c);
 std::optional<Cursor> decode_cursor(const std::string& s);
 
 struct ListQuery {
-    std::vector<std::string> statuses;  // empty: any
+    std::vector<std::string> statuses; // empty: any
     std::optional<std::string> job_type;
     int limit = 100;
     std::optional<Cursor> cursor;
 };
-std::variant<ListQuery, ApiError> parse_list_query(const std::map<std::string, std::string>& params);
+std::variant<ListQuery, ApiError>
+parse_list_query(const std::map<std::string, std::string>& params);
 // The query string of the `next` link, for the given cursor.
 std::string next_page_query(const ListQuery& q, const Cursor& next);
 
 // GET /events query: job_id, job_type, status (comma lists); `access_token` is skipped here (the
 // HTTP layer checks it).
-std::variant<EventFilter, ApiError> parse_event_query(const std::map<std::string, std::string>& params);
+std::variant<EventFilter, ApiError>
+parse_event_query(const std::map<std::string, std::string>& params);
 // A Last-Event-ID header value: a decimal event id.
 std::optional<std::uint64_t> parse_last_event_id(const std::string& s);
 
@@ -59,4 +62,4 @@ std::string url_encode(const std::string& s);
 // "Content-Type" accepted as JSON: application/json, optionally with parameters.
 bool is_json_content_type(const std::string& value);
 
-}  // namespace conveyor
+} // namespace conveyor

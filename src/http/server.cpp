@@ -21,18 +21,30 @@ using request_t = restinio::request_handle_t;
 
 const char* reason(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 413: return "Payload Too Large";
-        case 415: return "Unsupported Media Type";
-        case 422: return "Unprocessable Entity";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -40,7 +52,8 @@ void send_reply(const request_t& req, HttpReply r) {
     auto resp = req->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
     resp.append_header(restinio::http_field::content_type, "application/json");
-    for (auto& [name, value] : r.headers) resp.append_header(name, value);
+    for (auto& [name, value] : r.headers)
+        resp.append_header(name, value);
     resp.set_body(std::move(r.body));
     resp.done();
 }
@@ -49,9 +62,9 @@ Responder responder(request_t req) {
     return [req = std::move(req)](HttpReply r) { send_reply(req, std::move(r)); };
 }
 
-restinio::request_handling_status_t answer_error(const request_t& req, int status, const std::string& code,
-                                                 const std::string& message,
-                                                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+restinio::request_handling_status_t
+answer_error(const request_t& req, int status, const std::string& code, const std::string& message,
+             std::vector<std::pair<std::string, std::string>> headers = {}) {
     HttpReply r = error_reply(status, code, message);
     r.headers = std::move(headers);
     send_reply(req, std::move(r));
@@ -61,36 +74,41 @@ restinio::request_handling_status_t answer_error(const request_t& req, int statu
 // Compares in time independent of where the strings first differ.
 bool constant_time_equal(const std::string& a, const std::string& b) {
     unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
     return diff == 0;
 }
 
 // One open GET /events response, written only by the broadcaster.
 class RestinioSseSink final : public SseSink {
-public:
+  public:
     using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
-    explicit RestinioSseSink(builder_t resp) : resp_(std::move(resp)), state_(std::make_shared<State>()) {}
+    explicit RestinioSseSink(builder_t resp)
+        : resp_(std::move(resp)), state_(std::make_shared<State>()) {}
     ~RestinioSseSink() override { close(); }
 
     void write(std::string bytes) override {
-        if (closed_) return;
+        if (closed_)
+            return;
         auto n = bytes.size();
         state_->pending += n;
         resp_.append_chunk(std::move(bytes));
         resp_.flush([st = state_, n](const asio::error_code& ec) {
             st->pending -= n;
-            if (ec) st->failed = true;
+            if (ec)
+                st->failed = true;
         });
     }
     std::size_t pending_bytes() const override { return state_->pending; }
     bool failed() const override { return state_->failed; }
     void close() override {
-        if (closed_) return;
+        if (closed_)
+            return;
         closed_ = true;
         resp_.done();
     }
 
-private:
+  private:
     // Shared with flush callbacks, which run on I/O threads and may outlive the sink.
     struct State {
         std::atomic<std::size_t> pending{0};
@@ -101,7 +119,7 @@ private:
     bool closed_ = false;
 };
 
-}  // namespace
+} // namespace
 
 struct HttpServer::Impl {
     Config cfg;
@@ -115,21 +133,25 @@ struct HttpServer::Impl {
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
 
-    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d, std::vector<reader_actor> rs,
-         sse_broadcaster_actor b, std::shared_ptr<std::atomic<int>> subs)
-        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)), broadcaster(std::move(b)),
-          subscribers(std::move(subs)) {}
+    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d,
+         std::vector<reader_actor> rs, sse_broadcaster_actor b,
+         std::shared_ptr<std::atomic<int>> subs)
+        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)),
+          broadcaster(std::move(b)), subscribers(std::move(subs)) {}
 
     const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
 
     // Returns false (and answers 401) when API_TOKEN is set and the request lacks it.
     // `query_token` is ?access_token= of /events (browsers' EventSource cannot set headers).
     bool authorized(const request_t& req, const std::string* query_token = nullptr) {
-        if (cfg.api_token.empty()) return true;
+        if (cfg.api_token.empty())
+            return true;
         auto value = req->header().opt_value_of(restinio::http_field::authorization);
         std::string given = value ? std::string(value->data(), value->size()) : std::string();
-        if (constant_time_equal(given, "Bearer " + cfg.api_token)) return true;
-        if (query_token && constant_time_equal(*query_token, cfg.api_token)) return true;
+        if (constant_time_equal(given, "Bearer " + cfg.api_token))
+            return true;
+        if (query_token && constant_time_equal(*query_token, cfg.api_token))
+            return true;
         answer_error(req, 401, "unauthorized", "missing or wrong bearer token",
                      {{"WWW-Authenticate", "Bearer realm=\"conveyor\""}});
         return false;
@@ -137,28 +159,34 @@ struct HttpServer::Impl {
 
     // Common checks of a JSON POST; returns false after answering when the request is refused.
     bool acceptable_post(const request_t& req) {
-        if (!authorized(req)) return false;
+        if (!authorized(req))
+            return false;
         if (draining) {
-            answer_error(req, 503, "shutting_down", "the server is shutting down; retry on another instance");
+            answer_error(req, 503, "shutting_down",
+                         "the server is shutting down; retry on another instance");
             return false;
         }
         if (req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
             answer_error(req, 413, "body_too_large",
-                         "request body exceeds MAX_BODY_BYTES=" + std::to_string(cfg.max_body_bytes));
+                         "request body exceeds MAX_BODY_BYTES=" +
+                             std::to_string(cfg.max_body_bytes));
             return false;
         }
         auto ct = req->header().opt_value_of(restinio::http_field::content_type);
         if (!ct || !is_json_content_type(std::string(ct->data(), ct->size()))) {
-            answer_error(req, 415, "unsupported_media_type", "Content-Type must be application/json");
+            answer_error(req, 415, "unsupported_media_type",
+                         "Content-Type must be application/json");
             return false;
         }
         return true;
     }
 
     restinio::request_handling_status_t post_job(const request_t& req) {
-        if (!acceptable_post(req)) return restinio::request_accepted();
+        if (!acceptable_post(req))
+            return restinio::request_accepted();
         auto parsed = parse_submission(req->body(), registry);
-        if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(req, e->status, e->code, e->message);
+        if (auto* e = std::get_if<ApiError>(&parsed))
+            return answer_error(req, e->status, e->code, e->message);
         SubmitJobs msg;
         msg.jobs.push_back(std::move(std::get<NewJob>(parsed)));
         msg.reply = responder(req);
@@ -167,9 +195,11 @@ struct HttpServer::Impl {
     }
 
     restinio::request_handling_status_t post_batch(const request_t& req) {
-        if (!acceptable_post(req)) return restinio::request_accepted();
+        if (!acceptable_post(req))
+            return restinio::request_accepted();
         auto parsed = parse_batch(req->body(), registry);
-        if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(req, e->status, e->code, e->message);
+        if (auto* e = std::get_if<ApiError>(&parsed))
+            return answer_error(req, e->status, e->code, e->message);
         SubmitJobs msg{std::move(std::get<std::vector<NewJob>>(parsed)), true, responder(req)};
         caf::anon_send(dispatcher, std::move(msg));
         return restinio::request_accepted();
@@ -177,7 +207,8 @@ struct HttpServer::Impl {
 
     // Decodes the query string; answers 400 and returns nothing when it is malformed.
     std::optional<std::map<std::string, std::string>> query_params(const request_t& req) {
-        auto qs = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(req->header().query());
+        auto qs =
+            restinio::try_parse_query<restinio::parse_query_traits::relaxed>(req->header().query());
         if (!qs) {
             answer_error(req, 400, "invalid_query", "query string is malformed");
             return std::nullopt;
@@ -196,24 +227,31 @@ struct HttpServer::Impl {
 
     restinio::request_handling_status_t events(const request_t& req) {
         auto params = query_params(req);
-        if (!params) return restinio::request_accepted();
+        if (!params)
+            return restinio::request_accepted();
         auto token = params->count("access_token") ? (*params)["access_token"] : std::string();
-        if (!authorized(req, params->count("access_token") ? &token : nullptr)) return restinio::request_accepted();
+        if (!authorized(req, params->count("access_token") ? &token : nullptr))
+            return restinio::request_accepted();
         auto filter = parse_event_query(*params);
-        if (auto* e = std::get_if<ApiError>(&filter)) return answer_error(req, e->status, e->code, e->message);
+        if (auto* e = std::get_if<ApiError>(&filter))
+            return answer_error(req, e->status, e->code, e->message);
         Subscribe sub;
         sub.filter = std::move(std::get<EventFilter>(filter));
         if (auto last = req->header().opt_value_of("Last-Event-ID")) {
             auto id = parse_last_event_id(std::string(last->data(), last->size()));
-            if (!id) return answer_error(req, 400, "invalid_last_event_id", "Last-Event-ID must be a decimal event id");
+            if (!id)
+                return answer_error(req, 400, "invalid_last_event_id",
+                                    "Last-Event-ID must be a decimal event id");
             sub.resume = true;
             sub.last_event_id = *id;
         }
-        if (draining) return answer_error(req, 503, "shutting_down", "the server is shutting down");
+        if (draining)
+            return answer_error(req, 503, "shutting_down", "the server is shutting down");
         if (++*subscribers > cfg.sse_max_subscribers) {
             --*subscribers;
             return answer_error(req, 503, "too_many_subscribers",
-                                "SSE_MAX_SUBSCRIBERS=" + std::to_string(cfg.sse_max_subscribers) + " streams are open");
+                                "SSE_MAX_SUBSCRIBERS=" + std::to_string(cfg.sse_max_subscribers) +
+                                    " streams are open");
         }
         auto resp = req->template create_response<restinio::chunked_output_t>();
         resp.append_header(restinio::http_field::content_type, "text/event-stream");
@@ -228,20 +266,26 @@ struct HttpServer::Impl {
     }
 
     restinio::request_handling_status_t list(const request_t& req) {
-        if (!authorized(req)) return restinio::request_accepted();
+        if (!authorized(req))
+            return restinio::request_accepted();
         auto params = query_params(req);
-        if (!params) return restinio::request_accepted();
+        if (!params)
+            return restinio::request_accepted();
         auto q = parse_list_query(*params);
-        if (auto* e = std::get_if<ApiError>(&q)) return answer_error(req, e->status, e->code, e->message);
+        if (auto* e = std::get_if<ApiError>(&q))
+            return answer_error(req, e->status, e->code, e->message);
         caf::anon_send(reader(), ListJobs{std::move(std::get<ListQuery>(q)), responder(req)});
         return restinio::request_accepted();
     }
 
     restinio::request_handling_status_t get(const request_t& req, const std::string& id) {
         if (id == "batch")
-            return answer_error(req, 405, "method_not_allowed", "GET is not allowed on /jobs/batch", {{"Allow", "POST"}});
-        if (!authorized(req)) return restinio::request_accepted();
-        if (!is_uuid(id)) return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
+            return answer_error(req, 405, "method_not_allowed", "GET is not allowed on /jobs/batch",
+                                {{"Allow", "POST"}});
+        if (!authorized(req))
+            return restinio::request_accepted();
+        if (!is_uuid(id))
+            return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
         caf::anon_send(reader(), GetJob{id, responder(req)});
         return restinio::request_accepted();
     }
@@ -255,10 +299,14 @@ struct HttpServer::Impl {
     restinio::request_handling_status_t unmatched(const request_t& req) {
         std::string path(req->header().path());
         std::string allow;
-        if (path == "/jobs") allow = "GET, POST";
-        else if (path == "/jobs/batch") allow = "POST";
-        else if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos) allow = "GET";
-        else if (path == "/healthz" || path == "/events") allow = "GET";
+        if (path == "/jobs")
+            allow = "GET, POST";
+        else if (path == "/jobs/batch")
+            allow = "POST";
+        else if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos)
+            allow = "GET";
+        else if (path == "/healthz" || path == "/events")
+            allow = "GET";
         if (!allow.empty())
             return answer_error(req, 405, "method_not_allowed",
                                 std::string(req->header().method().c_str()) +
@@ -282,13 +330,16 @@ struct HttpServer::Impl {
     }
 };
 
-HttpServer::HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
-                       std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
+HttpServer::HttpServer(const Config& cfg, const HandlerRegistry& registry,
+                       dispatcher_actor dispatcher, std::vector<reader_actor> readers,
+                       sse_broadcaster_actor broadcaster,
                        std::shared_ptr<std::atomic<int>> subscribers)
-    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers), std::move(broadcaster),
-                                   std::move(subscribers))) {}
+    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers),
+                                   std::move(broadcaster), std::move(subscribers))) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+    stop();
+}
 
 void HttpServer::start() {
     auto* impl = impl_.get();
@@ -305,19 +356,25 @@ void HttpServer::start() {
                                                       .max_field_value_size(16384))
                         .read_next_http_message_timelimit(std::chrono::seconds(60))
                         // An SSE stream is one long response: it must outlive several keep-alives.
-                        .handle_request_timeout(std::chrono::seconds(std::max(60, 3 * impl->cfg.sse_keepalive_s)))
+                        .handle_request_timeout(
+                            std::chrono::seconds(std::max(60, 3 * impl->cfg.sse_keepalive_s)))
                         .write_http_response_timelimit(std::chrono::seconds(30))
                         .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& a) {
                             impl->bound_port = a.local_endpoint().port();
                         });
     impl->server = restinio::run_async(restinio::own_io_context(), std::move(settings),
                                        static_cast<std::size_t>(impl->cfg.http_threads));
-    log::info("http", "listening on http://" + impl->cfg.host + ":" + std::to_string(impl->bound_port.load()));
+    log::info("http", "listening on http://" + impl->cfg.host + ":" +
+                          std::to_string(impl->bound_port.load()));
 }
 
-int HttpServer::port() const { return impl_->bound_port; }
+int HttpServer::port() const {
+    return impl_->bound_port;
+}
 
-void HttpServer::set_draining() { impl_->draining = true; }
+void HttpServer::set_draining() {
+    impl_->draining = true;
+}
 
 void HttpServer::stop() {
     if (impl_ && impl_->server) {
@@ -327,4 +384,4 @@ void HttpServer::stop() {
     }
 }
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -12,7 +12,7 @@
 namespace conveyor {
 
 class HttpServer {
-public:
+  public:
     HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
                std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
                std::shared_ptr<std::atomic<int>> subscribers);
@@ -25,9 +25,9 @@ public:
     void set_draining();
     void stop();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace conveyor
+} // namespace conveyor

@@ -25,9 +25,11 @@ std::unique_ptr<pqxx::connection> connect_with_retry(const std::string& url, Rol
         try {
             return connect(url, role);
         } catch (const std::exception& e) {
-            if (std::chrono::steady_clock::now() >= give_up) throw;
+            if (std::chrono::steady_clock::now() >= give_up)
+                throw;
             std::string why = e.what();
-            while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+            while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+                why.pop_back();
             log::warn("db", "database not reachable (attempt " + std::to_string(attempt) +
                                 "), retrying in 1 s: " + why);
             std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -36,13 +38,16 @@ std::unique_ptr<pqxx::connection> connect_with_retry(const std::string& url, Rol
 }
 
 pqxx::connection& Connection::get() {
-    if (conn_ && !conn_->is_open()) conn_.reset();
-    if (!conn_) conn_ = connect(url_, role_);
+    if (conn_ && !conn_->is_open())
+        conn_.reset();
+    if (!conn_)
+        conn_ = connect(url_, role_);
     return *conn_;
 }
 
 void Connection::reset_if_broken() {
-    if (conn_ && !conn_->is_open()) conn_.reset();
+    if (conn_ && !conn_->is_open())
+        conn_.reset();
 }
 
-}  // namespace conveyor::store
+} // namespace conveyor::store

@@ -18,7 +18,7 @@ std::unique_ptr<pqxx::connection> connect_with_retry(const std::string& url, Rol
 
 // A connection that reopens itself after a failure; owned by exactly one actor.
 class Connection {
-public:
+  public:
     Connection(std::string url, Role role) : url_(std::move(url)), role_(role) {}
     // The open connection, reconnecting when needed. Throws pqxx::broken_connection when the
     // database cannot be reached.
@@ -27,10 +27,10 @@ public:
     void reset_if_broken();
     void reset() { conn_.reset(); }
 
-private:
+  private:
     std::string url_;
     Role role_;
     std::unique_ptr<pqxx::connection> conn_;
 };
 
-}  // namespace conveyor::store
+} // namespace conveyor::store

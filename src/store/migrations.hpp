@@ -19,4 +19,4 @@ const std::vector<Migration>& embedded_migrations();
 // together apply each exactly once. Returns how many were applied.
 int apply_migrations(pqxx::connection& conn);
 
-}  // namespace conveyor::store
+} // namespace conveyor::store

@@ -24,8 +24,8 @@ void notify_wake(pqxx::work& tx);
 
 // Writes attempt results, only where the job is still processing, locked by `worker`, on the
 // same attempt. Returns how many rows changed.
-int apply_results(pqxx::work& tx, const std::string& worker, const std::vector<AttemptResult>& results,
-                  const Config& cfg);
+int apply_results(pqxx::work& tx, const std::string& worker,
+                  const std::vector<AttemptResult>& results, const Config& cfg);
 
 // Returns running jobs to pending without counting the attempt (graceful shutdown).
 int release_jobs(pqxx::work& tx, const std::string& worker,
@@ -47,8 +47,8 @@ int reap_lost_jobs(pqxx::work& tx, const Config& cfg);
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id);
 
 struct JobPage {
-    std::vector<std::string> jobs;  // API JSON, newest first
-    std::optional<Cursor> next;     // set when more jobs exist
+    std::vector<std::string> jobs; // API JSON, newest first
+    std::optional<Cursor> next;    // set when more jobs exist
 };
 JobPage list_jobs(pqxx::connection& conn, const ListQuery& q);
 
@@ -61,4 +61,4 @@ std::vector<JobEvent> latest_events(pqxx::connection& conn, int n);
 // Deletes events older than the newest `keep`; returns how many went.
 int prune_events(pqxx::connection& conn, long long keep);
 
-}  // namespace conveyor::store
+} // namespace conveyor::store

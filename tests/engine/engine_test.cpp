@@ -20,12 +20,13 @@ using std::chrono::seconds;
 namespace {
 
 void create_executions_table(const TestDatabase& db) {
-    db.exec(
-        "CREATE TABLE test_executions (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT NULL,"
-        " started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)");
+    db.exec("CREATE TABLE test_executions (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT "
+            "NULL,"
+            " started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)");
 }
 
-std::unique_ptr<ServerProcess> start(const TestDatabase& db, std::map<std::string, std::string> env = {}) {
+std::unique_ptr<ServerProcess> start(const TestDatabase& db,
+                                     std::map<std::string, std::string> env = {}) {
     env.emplace("DATABASE_URL", db.url());
     auto p = std::make_unique<ServerProcess>(testd_binary(), env);
     REQUIRE(p->wait_ready());
@@ -43,14 +44,17 @@ void submit_batch(const ServerProcess& s, const json& job, int n) {
     for (int done = 0; done < n;) {
         int size = std::min(1000, n - done);
         json b = {{"jobs", json::array()}};
-        for (int i = 0; i < size; ++i) b["jobs"].push_back(job);
+        for (int i = 0; i < size; ++i)
+            b["jobs"].push_back(job);
         auto r = http_post_json(s.base_url() + "/jobs/batch", b.dump());
         REQUIRE(r.status == 201);
         done += size;
     }
 }
 
-json get_job(const ServerProcess& s, const std::string& id) { return http_get(s.base_url() + "/jobs/" + id).json(); }
+json get_job(const ServerProcess& s, const std::string& id) {
+    return http_get(s.base_url() + "/jobs/" + id).json();
+}
 
 bool status_is(const ServerProcess& s, const std::string& id, const std::string& status) {
     return get_job(s, id)["status"] == status;
@@ -59,28 +63,36 @@ bool status_is(const ServerProcess& s, const std::string& id, const std::string&
 // Most executions overlapping at one instant, from the recorded start/finish times.
 long long max_overlap(const TestDatabase& db, const std::string& where = "true") {
     return db.count(
-        "SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM test_executions b WHERE " + where +
-        " AND b.started_at <= a.started_at AND b.finished_at > a.started_at) AS c FROM test_executions a WHERE " +
+        "SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM test_executions b WHERE " +
+        where +
+        " AND b.started_at <= a.started_at AND b.finished_at > a.started_at) AS c FROM "
+        "test_executions a WHERE " +
         where + ") x");
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("2,000 noop jobs all reach done with one attempt each") {
     TestDatabase db;
     auto s = start(db);
     submit_batch(*s, {{"job_type", "noop"}, {"payload", json::object()}}, 2000);
-    CHECK(wait_until([&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 2000; }, seconds(60)));
+    CHECK(wait_until(
+        [&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 2000; },
+        seconds(60)));
     CHECK(db.count("SELECT count(*) FROM jobs WHERE attempts <> 1") == 0);
-    CHECK(db.count("SELECT count(*) FROM jobs WHERE locked_by IS NOT NULL OR processing_started_at IS NOT NULL") == 0);
+    CHECK(db.count("SELECT count(*) FROM jobs WHERE locked_by IS NOT NULL OR processing_started_at "
+                   "IS NOT NULL") == 0);
 }
 
 TEST_CASE("never more than WORKER_CONCURRENCY jobs run at once, and the cap is used") {
     TestDatabase db;
     create_executions_table(db);
     auto s = start(db, {{"WORKER_CONCURRENCY", "3"}});
-    submit_batch(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 300}, {"record", true}}}}, 12);
-    REQUIRE(wait_until([&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 12; }, seconds(30)));
+    submit_batch(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 300}, {"record", true}}}},
+                 12);
+    REQUIRE(wait_until(
+        [&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 12; },
+        seconds(30)));
     CHECK(db.count("SELECT count(*) FROM test_executions") == 12);
     CHECK(max_overlap(db) == 3);
 }
@@ -89,14 +101,16 @@ TEST_CASE("a transient failure is retried after about 1 s, then 5 s, then fails"
     TestDatabase db;
     create_executions_table(db);
     auto s = start(db);
-    auto id = submit(*s, {{"job_type", "test"}, {"payload", {{"fail", "transient"}, {"record", true}}}, {"max_attempts", 3}});
+    auto id = submit(*s, {{"job_type", "test"},
+                          {"payload", {{"fail", "transient"}, {"record", true}}},
+                          {"max_attempts", 3}});
     REQUIRE(wait_until([&] { return status_is(*s, id, "failed"); }, seconds(20)));
     auto j = get_job(*s, id);
     CHECK(j["attempts"] == 3);
     CHECK(j["last_error"] == "test failure on attempt 3");
-    auto gaps = db.exec(
-        "SELECT extract(epoch FROM started_at - lag(finished_at) OVER (ORDER BY attempt))::float8 FROM test_executions "
-        "ORDER BY attempt");
+    auto gaps = db.exec("SELECT extract(epoch FROM started_at - lag(finished_at) OVER (ORDER BY "
+                        "attempt))::float8 FROM test_executions "
+                        "ORDER BY attempt");
     REQUIRE(gaps.size() == 3);
     double first = gaps[1][0].as<double>(), second = gaps[2][0].as<double>();
     CHECK(first >= 0.95);
@@ -108,7 +122,8 @@ TEST_CASE("a transient failure is retried after about 1 s, then 5 s, then fails"
 TEST_CASE("a retry that then succeeds ends done, keeping the last error") {
     TestDatabase db;
     auto s = start(db, {{"BACKOFF_BASE_MS", "50"}});
-    auto id = submit(*s, {{"job_type", "test"}, {"payload", {{"fail", "transient"}, {"fail_attempts", 2}}}});
+    auto id = submit(
+        *s, {{"job_type", "test"}, {"payload", {{"fail", "transient"}, {"fail_attempts", 2}}}});
     REQUIRE(wait_until([&] { return status_is(*s, id, "done"); }, seconds(10)));
     CHECK(get_job(*s, id)["attempts"] == 3);
     CHECK(get_job(*s, id)["last_error"] == "test failure on attempt 2");
@@ -117,7 +132,8 @@ TEST_CASE("a retry that then succeeds ends done, keeping the last error") {
 TEST_CASE("a permanent failure fails after one attempt") {
     TestDatabase db;
     auto s = start(db);
-    auto id = submit(*s, {{"job_type", "test"}, {"payload", {{"fail", "permanent"}}}, {"max_attempts", 5}});
+    auto id = submit(
+        *s, {{"job_type", "test"}, {"payload", {{"fail", "permanent"}}}, {"max_attempts", 5}});
     REQUIRE(wait_until([&] { return status_is(*s, id, "failed"); }, seconds(10)));
     CHECK(get_job(*s, id)["attempts"] == 1);
     CHECK(get_job(*s, id)["last_error"] == "test failure on attempt 1");
@@ -127,8 +143,11 @@ TEST_CASE("an unknown job type stored directly fails permanently") {
     TestDatabase db;
     auto s = start(db);
     db.exec("INSERT INTO jobs (job_type, payload) VALUES ('ghost', '{}'); NOTIFY conveyor_wake");
-    REQUIRE(wait_until([&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'failed'") == 1; }, seconds(10)));
-    CHECK(db.text("SELECT last_error FROM jobs").find("unknown job_type 'ghost'") != std::string::npos);
+    REQUIRE(wait_until(
+        [&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'failed'") == 1; },
+        seconds(10)));
+    CHECK(db.text("SELECT last_error FROM jobs").find("unknown job_type 'ghost'") !=
+          std::string::npos);
 }
 
 TEST_CASE("run_at in the future is respected") {
@@ -137,13 +156,16 @@ TEST_CASE("run_at in the future is respected") {
     auto run_at = db.text("SELECT conveyor_ts(now() + interval '1500 milliseconds')");
     auto id = submit(*s, {{"job_type", "noop"}, {"run_at", run_at}});
     REQUIRE(wait_until([&] { return status_is(*s, id, "done"); }, seconds(10)));
-    CHECK(db.count("SELECT count(*) FROM jobs WHERE updated_at >= scheduled_at AND scheduled_at = '" + run_at + "'") == 1);
+    CHECK(
+        db.count("SELECT count(*) FROM jobs WHERE updated_at >= scheduled_at AND scheduled_at = '" +
+                 run_at + "'") == 1);
 }
 
 TEST_CASE("an attempt longer than JOB_TIMEOUT_S fails with timeout") {
     TestDatabase db;
     auto s = start(db, {{"JOB_TIMEOUT_S", "1"}});
-    auto id = submit(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 20000}}}, {"max_attempts", 1}});
+    auto id =
+        submit(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 20000}}}, {"max_attempts", 1}});
     REQUIRE(wait_until([&] { return status_is(*s, id, "failed"); }, seconds(10)));
     CHECK(get_job(*s, id)["last_error"].get<std::string>().find("timeout") == 0);
 }
@@ -152,22 +174,34 @@ TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is kill
     TestDatabase db;
     auto s = start(db, {{"POLL_INTERVAL_MS", "60000"}});
     // Let the start-up claim and next-due check pass, so only NOTIFY can start the next job.
-    REQUIRE(wait_until([&] { return db.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'") == 1; }, seconds(10)));
+    REQUIRE(wait_until(
+        [&] {
+            return db.count("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND query LIKE 'LISTEN%'") == 1;
+        },
+        seconds(10)));
     auto first = submit(*s, {{"job_type", "noop"}});
-    CHECK(wait_until([&] { return status_is(*s, first, "done"); }, milliseconds(1000), milliseconds(5)));
+    CHECK(wait_until([&] { return status_is(*s, first, "done"); }, milliseconds(1000),
+                     milliseconds(5)));
 
-    db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
-    REQUIRE(wait_until([&] { return s->log_contains("LISTEN connection re-established"); }, seconds(10)));
+    db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND query LIKE 'LISTEN%'");
+    REQUIRE(wait_until([&] { return s->log_contains("LISTEN connection re-established"); },
+                       seconds(10)));
     auto second = submit(*s, {{"job_type", "noop"}});
-    CHECK(wait_until([&] { return status_is(*s, second, "done"); }, milliseconds(1000), milliseconds(5)));
+    CHECK(wait_until([&] { return status_is(*s, second, "done"); }, milliseconds(1000),
+                     milliseconds(5)));
 }
 
 TEST_CASE("a job whose worker was SIGKILLed is reclaimed by another process") {
     TestDatabase db;
-    std::map<std::string, std::string> fast = {
-        {"STALE_AFTER_S", "2"}, {"HEARTBEAT_INTERVAL_S", "1"}, {"REAPER_INTERVAL_S", "1"}, {"BACKOFF_BASE_MS", "100"}};
+    std::map<std::string, std::string> fast = {{"STALE_AFTER_S", "2"},
+                                               {"HEARTBEAT_INTERVAL_S", "1"},
+                                               {"REAPER_INTERVAL_S", "1"},
+                                               {"BACKOFF_BASE_MS", "100"}};
     auto a = start(db, fast);
-    auto id = submit(*a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 60000}, {"sleep_attempts", 1}}}});
+    auto id = submit(
+        *a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 60000}, {"sleep_attempts", 1}}}});
     REQUIRE(wait_until([&] { return status_is(*a, id, "processing"); }, seconds(10)));
     a->signal(SIGKILL);
     a->wait_exit();
@@ -182,10 +216,12 @@ TEST_CASE("a job whose worker was SIGKILLed is reclaimed by another process") {
 TEST_CASE("a long job that heartbeats is never reclaimed") {
     TestDatabase db;
     create_executions_table(db);
-    std::map<std::string, std::string> fast = {{"STALE_AFTER_S", "2"}, {"HEARTBEAT_INTERVAL_S", "1"}, {"REAPER_INTERVAL_S", "1"}};
+    std::map<std::string, std::string> fast = {
+        {"STALE_AFTER_S", "2"}, {"HEARTBEAT_INTERVAL_S", "1"}, {"REAPER_INTERVAL_S", "1"}};
     auto a = start(db, fast);
-    auto b = start(db, fast);  // a second reaper that must not steal the job either
-    auto id = submit(*a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 5000}, {"record", true}}}});
+    auto b = start(db, fast); // a second reaper that must not steal the job either
+    auto id =
+        submit(*a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 5000}, {"record", true}}}});
     REQUIRE(wait_until([&] { return status_is(*a, id, "done"); }, seconds(20)));
     CHECK(get_job(*a, id)["attempts"] == 1);
     CHECK(db.count("SELECT count(*) FROM test_executions") == 1);
@@ -197,13 +233,16 @@ TEST_CASE("three processes finish 3,000 jobs, each exactly once") {
     TestDatabase db;
     create_executions_table(db);
     std::vector<std::unique_ptr<ServerProcess>> procs;
-    for (int i = 0; i < 3; ++i) procs.push_back(start(db));
+    for (int i = 0; i < 3; ++i)
+        procs.push_back(start(db));
     submit_batch(*procs[0], {{"job_type", "test"}, {"payload", {{"record", true}}}}, 1500);
     submit_batch(*procs[2], {{"job_type", "test"}, {"payload", {{"record", true}}}}, 1500);
-    REQUIRE(wait_until([&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 3000; }, seconds(120)));
+    REQUIRE(wait_until(
+        [&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == 3000; },
+        seconds(120)));
     CHECK(db.count("SELECT count(*) FROM test_executions") == 3000);
     CHECK(db.count("SELECT count(DISTINCT job_id) FROM test_executions") == 3000);
-    CHECK(db.count("SELECT count(DISTINCT pid) FROM test_executions") == 3);  // all took part
+    CHECK(db.count("SELECT count(DISTINCT pid) FROM test_executions") == 3); // all took part
 }
 
 TEST_CASE("SIGTERM lets running jobs finish, then exits 0") {

@@ -1,8 +1,8 @@
 // SPEC §4 over real HTTP against a real server process and a fresh database per test.
 #include <catch2/catch.hpp>
 
-#include <set>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "support/database.hpp"
@@ -25,7 +25,8 @@ struct Api {
         : server(conveyor_binary(), merged(db.url(), std::move(env))) {
         REQUIRE(server.wait_ready());
     }
-    static std::map<std::string, std::string> merged(const std::string& url, std::map<std::string, std::string> env) {
+    static std::map<std::string, std::string> merged(const std::string& url,
+                                                     std::map<std::string, std::string> env) {
         env.emplace("DATABASE_URL", url);
         return env;
     }
@@ -44,16 +45,18 @@ void check_error(const HttpResponse& r, long status, const std::string& code) {
 }
 
 bool is_rfc3339_ms(const json& v) {
-    if (!v.is_string()) return false;
+    if (!v.is_string())
+        return false;
     auto s = v.get<std::string>();
     return s.size() == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z';
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("POST /jobs stores a job and answers 201 with Location") {
     Api api;
-    auto r = http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"to":"x","n":[1,2]},"max_attempts":7})");
+    auto r = http_post_json(
+        api.url("/jobs"), R"({"job_type":"noop","payload":{"to":"x","n":[1,2]},"max_attempts":7})");
     INFO(r.body);
     REQUIRE(r.status == 201);
     auto j = r.json();
@@ -65,12 +68,14 @@ TEST_CASE("POST /jobs stores a job and answers 201 with Location") {
     CHECK(is_rfc3339_ms(j["scheduled_at"]));
     CHECK(is_rfc3339_ms(j["created_at"]));
     CHECK(is_rfc3339_ms(j["updated_at"]));
-    for (auto key : {"id", "job_type", "payload", "status", "attempts", "max_attempts", "last_error", "scheduled_at",
-                     "processing_started_at", "created_at", "updated_at"})
+    for (auto key :
+         {"id", "job_type", "payload", "status", "attempts", "max_attempts", "last_error",
+          "scheduled_at", "processing_started_at", "created_at", "updated_at"})
         CHECK(j.contains(key));
     CHECK(r.header("location") == "/jobs/" + j["id"].get<std::string>());
     // Durable when answered: the row is there.
-    CHECK(api.db.count("SELECT count(*) FROM jobs WHERE id = '" + j["id"].get<std::string>() + "'") == 1);
+    CHECK(api.db.count("SELECT count(*) FROM jobs WHERE id = '" + j["id"].get<std::string>() +
+                       "'") == 1);
 
     auto got = http_get(api.url(r.header("location")));
     REQUIRE(got.status == 200);
@@ -80,7 +85,8 @@ TEST_CASE("POST /jobs stores a job and answers 201 with Location") {
 
 TEST_CASE("run_at in the future is stored as scheduled_at") {
     Api api;
-    auto r = http_post_json(api.url("/jobs"), R"({"job_type":"noop","run_at":"2099-01-02T03:04:05.678Z"})");
+    auto r = http_post_json(api.url("/jobs"),
+                            R"({"job_type":"noop","run_at":"2099-01-02T03:04:05.678Z"})");
     REQUIRE(r.status == 201);
     CHECK(r.json()["scheduled_at"] == "2099-01-02T03:04:05.678Z");
     CHECK(r.json()["status"] == "pending");
@@ -89,16 +95,23 @@ TEST_CASE("run_at in the future is stored as scheduled_at") {
 TEST_CASE("POST /jobs rejects bad input with the right code and a JSON error") {
     Api api;
     check_error(http_post_json(api.url("/jobs"), "{not json"), 400, "malformed_json");
-    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"nope","payload":{}})"), 422, "unknown_job_type");
+    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"nope","payload":{}})"), 422,
+                "unknown_job_type");
     auto unknown = http_post_json(api.url("/jobs"), R"({"job_type":"nope","payload":{}})");
     CHECK(unknown.json()["error"]["message"].get<std::string>().find("noop") != std::string::npos);
-    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":[]})"), 422, "invalid_payload");
-    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","max_attempts":0})"), 422, "invalid_max_attempts");
-    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","max_attempts":101})"), 422, "invalid_max_attempts");
-    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","run_at":"soon"})"), 422, "invalid_run_at");
-    check_error(http("POST", api.url("/jobs"), R"({"job_type":"noop"})", {"Content-Type: text/plain"}), 415,
+    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":[]})"), 422,
+                "invalid_payload");
+    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","max_attempts":0})"), 422,
+                "invalid_max_attempts");
+    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","max_attempts":101})"), 422,
+                "invalid_max_attempts");
+    check_error(http_post_json(api.url("/jobs"), R"({"job_type":"noop","run_at":"soon"})"), 422,
+                "invalid_run_at");
+    check_error(
+        http("POST", api.url("/jobs"), R"({"job_type":"noop"})", {"Content-Type: text/plain"}), 415,
+        "unsupported_media_type");
+    check_error(http("POST", api.url("/jobs"), R"({"job_type":"noop"})", {}), 415,
                 "unsupported_media_type");
-    check_error(http("POST", api.url("/jobs"), R"({"job_type":"noop"})", {}), 415, "unsupported_media_type");
     CHECK(api.db.count("SELECT count(*) FROM jobs") == 0);
 }
 
@@ -136,15 +149,20 @@ TEST_CASE("GET /jobs/<id>: 404 for an unknown id, 400 for a malformed one") {
 TEST_CASE("POST /jobs/batch inserts all in order, or nothing") {
     Api api;
     json batch = {{"jobs", json::array()}};
-    for (int i = 0; i < 1000; ++i) batch["jobs"].push_back({{"job_type", "noop"}, {"payload", {{"i", i}}}});
+    for (int i = 0; i < 1000; ++i)
+        batch["jobs"].push_back({{"job_type", "noop"}, {"payload", {{"i", i}}}});
     auto r = http_post_json(api.url("/jobs/batch"), batch.dump());
     REQUIRE(r.status == 201);
     auto arr = r.json();
     REQUIRE(arr.size() == 1000);
-    for (int i = 0; i < 1000; ++i) CHECK(arr[i]["payload"]["i"] == i);
+    for (int i = 0; i < 1000; ++i)
+        CHECK(arr[i]["payload"]["i"] == i);
     CHECK(api.db.count("SELECT count(*) FROM jobs") == 1000);
 
-    json bad = {{"jobs", {{{"job_type", "noop"}}, {{"job_type", "noop"}}, {{"job_type", "noop"}, {"max_attempts", 0}}}}};
+    json bad = {{"jobs",
+                 {{{"job_type", "noop"}},
+                  {{"job_type", "noop"}},
+                  {{"job_type", "noop"}, {"max_attempts", 0}}}}};
     auto e = http_post_json(api.url("/jobs/batch"), bad.dump());
     check_error(e, 422, "invalid_max_attempts");
     CHECK(e.json()["error"]["message"].get<std::string>().find("jobs[2]") != std::string::npos);
@@ -152,15 +170,19 @@ TEST_CASE("POST /jobs/batch inserts all in order, or nothing") {
 
     check_error(http_post_json(api.url("/jobs/batch"), R"({"jobs":[]})"), 422, "invalid_batch");
     json too_many = {{"jobs", json::array()}};
-    for (int i = 0; i < 1001; ++i) too_many["jobs"].push_back({{"job_type", "noop"}});
+    for (int i = 0; i < 1001; ++i)
+        too_many["jobs"].push_back({{"job_type", "noop"}});
     check_error(http_post_json(api.url("/jobs/batch"), too_many.dump()), 422, "invalid_batch");
     check_error(http_post_json(api.url("/jobs/batch"), "[1,2"), 400, "malformed_json");
 }
 
 TEST_CASE("GET /jobs filters and validates its query") {
     Api api;
-    REQUIRE(http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"k":1}})").status == 201);
-    REQUIRE(http_post_json(api.url("/jobs"), R"({"job_type":"noop","run_at":"2099-01-01T00:00:00Z"})").status == 201);
+    REQUIRE(http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"k":1}})").status ==
+            201);
+    REQUIRE(
+        http_post_json(api.url("/jobs"), R"({"job_type":"noop","run_at":"2099-01-01T00:00:00Z"})")
+            .status == 201);
     api.db.exec("UPDATE jobs SET status = 'failed' WHERE payload ? 'k'");
     auto all = http_get(api.url("/jobs"));
     REQUIRE(all.status == 200);
@@ -184,20 +206,24 @@ TEST_CASE("GET /jobs filters and validates its query") {
 TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue") {
     Api api;
     json batch = {{"jobs", json::array()}};
-    for (int i = 0; i < 250; ++i) batch["jobs"].push_back({{"job_type", "noop"}, {"payload", {{"i", i}}}});
+    for (int i = 0; i < 250; ++i)
+        batch["jobs"].push_back({{"job_type", "noop"}, {"payload", {{"i", i}}}});
     // Five inserts of 50 so that created_at differs between groups and ties exist within each.
     for (int g = 0; g < 5; ++g) {
         json part = {{"jobs", json::array()}};
-        for (int i = 0; i < 50; ++i) part["jobs"].push_back(batch["jobs"][g * 50 + i]);
+        for (int i = 0; i < 50; ++i)
+            part["jobs"].push_back(batch["jobs"][g * 50 + i]);
         REQUIRE(http_post_json(api.url("/jobs/batch"), part.dump()).status == 201);
     }
     std::set<std::string> original;
-    for (const auto& row : api.db.exec("SELECT id::text FROM jobs")) original.insert(row[0].c_str());
+    for (const auto& row : api.db.exec("SELECT id::text FROM jobs"))
+        original.insert(row[0].c_str());
     REQUIRE(original.size() == 250);
 
     std::atomic<bool> stop{false};
     std::thread inserter([&] {
-        for (int i = 0; i < 200 && !stop; ++i) http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"late":true}})");
+        for (int i = 0; i < 200 && !stop; ++i)
+            http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"late":true}})");
     });
     std::vector<std::string> seen;
     std::string next = "/jobs?limit=17";
@@ -205,7 +231,8 @@ TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue
     while (!next.empty() && pages < 100) {
         auto r = http_get(api.url(next));
         REQUIRE(r.status == 200);
-        for (auto& j : r.json()) seen.push_back(j["id"]);
+        for (auto& j : r.json())
+            seen.push_back(j["id"]);
         next.clear();
         auto link = r.header("link");
         if (!link.empty()) {
@@ -217,8 +244,9 @@ TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue
     stop = true;
     inserter.join();
     std::set<std::string> unique(seen.begin(), seen.end());
-    CHECK(unique.size() == seen.size());  // nothing repeated
-    for (const auto& id : original) CHECK(unique.count(id) == 1);  // nothing missed
+    CHECK(unique.size() == seen.size()); // nothing repeated
+    for (const auto& id : original)
+        CHECK(unique.count(id) == 1); // nothing missed
 }
 
 TEST_CASE("healthz reports the database") {
@@ -245,7 +273,8 @@ TEST_CASE("API_TOKEN protects every route but /healthz") {
 
 TEST_CASE("a bad configuration value stops start-up with one line naming it") {
     TestDatabase db;
-    ServerProcess bad(conveyor_binary(), {{"DATABASE_URL", db.url()}, {"WORKER_CONCURRENCY", "many"}});
+    ServerProcess bad(conveyor_binary(),
+                      {{"DATABASE_URL", db.url()}, {"WORKER_CONCURRENCY", "many"}});
     CHECK(bad.wait_exit() == 2);
     CHECK(bad.log().find("WORKER_CONCURRENCY") != std::string::npos);
 }

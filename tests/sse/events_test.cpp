@@ -21,7 +21,8 @@ using std::chrono::seconds;
 
 namespace {
 
-std::unique_ptr<ServerProcess> start(const TestDatabase& db, std::map<std::string, std::string> env = {}) {
+std::unique_ptr<ServerProcess> start(const TestDatabase& db,
+                                     std::map<std::string, std::string> env = {}) {
     env.emplace("DATABASE_URL", db.url());
     auto p = std::make_unique<ServerProcess>(testd_binary(), env);
     REQUIRE(p->wait_ready());
@@ -38,32 +39,38 @@ void submit_noops(const ServerProcess& s, int n) {
     for (int done = 0; done < n;) {
         int size = std::min(1000, n - done);
         json b = {{"jobs", json::array()}};
-        for (int i = 0; i < size; ++i) b["jobs"].push_back({{"job_type", "noop"}});
+        for (int i = 0; i < size; ++i)
+            b["jobs"].push_back({{"job_type", "noop"}});
         REQUIRE(http_post_json(s.base_url() + "/jobs/batch", b.dump()).status == 201);
         done += size;
     }
 }
 
 // The statuses of one job's events, in arrival order.
-std::vector<std::string> statuses_of(const std::vector<SseEvent>& events, const std::string& job_id) {
+std::vector<std::string> statuses_of(const std::vector<SseEvent>& events,
+                                     const std::string& job_id) {
     std::vector<std::string> out;
     for (const auto& e : events) {
         auto d = json::parse(e.data, nullptr, false);
-        if (e.event == "job" && d["id"] == job_id) out.push_back(d["status"]);
+        if (e.event == "job" && d["id"] == job_id)
+            out.push_back(d["status"]);
     }
     return out;
 }
 
 bool ids_increase(const std::vector<SseEvent>& events) {
     for (size_t i = 1; i < events.size(); ++i)
-        if (std::stoull(events[i].id) <= std::stoull(events[i - 1].id)) return false;
+        if (std::stoull(events[i].id) <= std::stoull(events[i - 1].id))
+            return false;
     return true;
 }
 
 // Waits until the stream is registered with the broadcaster (its first bytes arrived).
-void connected(const SseClient& c) { REQUIRE(wait_until([&] { return c.raw().find("retry:") != std::string::npos; }, seconds(10))); }
+void connected(const SseClient& c) {
+    REQUIRE(wait_until([&] { return c.raw().find("retry:") != std::string::npos; }, seconds(10)));
+}
 
-}  // namespace
+} // namespace
 
 TEST_CASE("a job's pending, processing, done arrive in order with increasing ids") {
     TestDatabase db;
@@ -72,14 +79,16 @@ TEST_CASE("a job's pending, processing, done arrive in order with increasing ids
     connected(sse);
     auto id = submit(*s, {{"job_type", "noop"}});
     REQUIRE(wait_until([&] { return statuses_of(sse.events(), id).size() == 3; }, seconds(10)));
-    CHECK(statuses_of(sse.events(), id) == std::vector<std::string>{"pending", "processing", "done"});
+    CHECK(statuses_of(sse.events(), id) ==
+          std::vector<std::string>{"pending", "processing", "done"});
     auto events = sse.events();
     CHECK(ids_increase(events));
     auto data = json::parse(events.back().data);
-    for (auto key : {"id", "job_type", "status", "attempts", "max_attempts", "last_error", "scheduled_at", "updated_at"})
+    for (auto key : {"id", "job_type", "status", "attempts", "max_attempts", "last_error",
+                     "scheduled_at", "updated_at"})
         CHECK(data.contains(key));
     CHECK_FALSE(data.contains("payload"));
-    CHECK(sse.raw().find("HTTP") == std::string::npos);  // body only
+    CHECK(sse.raw().find("HTTP") == std::string::npos); // body only
 }
 
 TEST_CASE("GET /events answers text/event-stream without caching") {
@@ -87,7 +96,8 @@ TEST_CASE("GET /events answers text/event-stream without caching") {
     auto s = start(db);
     // A bounded request: read the headers and a little of the stream, then give up.
     auto r = http("GET", s->base_url() + "/events", "", {}, 500);
-    (void)r;  // the stream never ends, so libcurl times out; check headers with a HEAD-like probe below
+    (void)r; // the stream never ends, so libcurl times out; check headers with a HEAD-like probe
+             // below
     SseClient sse(s->base_url() + "/events");
     connected(sse);
     CHECK(sse.raw().rfind("retry: 1000", 0) == 0);
@@ -98,13 +108,21 @@ TEST_CASE("a retrying job shows processing, pending with last_error, ..., failed
     auto s = start(db, {{"BACKOFF_BASE_MS", "50"}});
     SseClient sse(s->base_url() + "/events");
     connected(sse);
-    auto id = submit(*s, {{"job_type", "test"}, {"payload", {{"fail", "transient"}}}, {"max_attempts", 3}});
-    REQUIRE(wait_until([&] { auto st = statuses_of(sse.events(), id); return !st.empty() && st.back() == "failed"; }, seconds(15)));
+    auto id = submit(
+        *s, {{"job_type", "test"}, {"payload", {{"fail", "transient"}}}, {"max_attempts", 3}});
+    REQUIRE(wait_until(
+        [&] {
+            auto st = statuses_of(sse.events(), id);
+            return !st.empty() && st.back() == "failed";
+        },
+        seconds(15)));
     CHECK(statuses_of(sse.events(), id) ==
-          std::vector<std::string>{"pending", "processing", "pending", "processing", "pending", "processing", "failed"});
+          std::vector<std::string>{"pending", "processing", "pending", "processing", "pending",
+                                   "processing", "failed"});
     for (const auto& e : sse.events()) {
         auto d = json::parse(e.data);
-        if (d["status"] == "pending" && d["attempts"] > 0) CHECK(d["last_error"].is_string());
+        if (d["status"] == "pending" && d["attempts"] > 0)
+            CHECK(d["last_error"].is_string());
     }
 }
 
@@ -118,10 +136,14 @@ TEST_CASE("filters select events and bad filters are 400 before the stream start
     auto a = submit(*s, {{"job_type", "noop"}});
     auto b = submit(*s, {{"job_type", "test"}});
     SseClient by_id(s->base_url() + "/events?job_id=" + a);
-    REQUIRE(wait_until([&] { return done_only.count() == 2 && tests_only.count() == 3; }, seconds(10)));
-    for (const auto& e : done_only.events()) CHECK(json::parse(e.data)["status"] == "done");
-    for (const auto& e : tests_only.events()) CHECK(json::parse(e.data)["id"] == b);
-    for (auto bad : {"/events?status=nope", "/events?job_id=123", "/events?colour=red", "/events?job_type="}) {
+    REQUIRE(
+        wait_until([&] { return done_only.count() == 2 && tests_only.count() == 3; }, seconds(10)));
+    for (const auto& e : done_only.events())
+        CHECK(json::parse(e.data)["status"] == "done");
+    for (const auto& e : tests_only.events())
+        CHECK(json::parse(e.data)["id"] == b);
+    for (auto bad :
+         {"/events?status=nope", "/events?job_id=123", "/events?colour=red", "/events?job_type="}) {
         auto r = http("GET", s->base_url() + bad, "", {}, 5000);
         INFO(bad);
         CHECK(r.status == 400);
@@ -137,19 +159,24 @@ TEST_CASE("a subscriber of another process sees a job run elsewhere") {
     auto b = start(db, {{"WORKER_CONCURRENCY", "1"}, {"SHUTDOWN_TIMEOUT_S", "1"}});
     // Fill B's only slot so that A runs the job under test.
     auto blocker = submit(*b, {{"job_type", "test"}, {"payload", {{"sleep_ms", 30000}}}});
-    REQUIRE(wait_until([&] { return db.text("SELECT status FROM jobs WHERE id = '" + blocker + "'") == "processing"; }, seconds(10)));
+    REQUIRE(wait_until(
+        [&] {
+            return db.text("SELECT status FROM jobs WHERE id = '" + blocker + "'") == "processing";
+        },
+        seconds(10)));
     auto a = start(db);
     SseClient sse(b->base_url() + "/events?job_type=noop");
     connected(sse);
     auto id = submit(*a, {{"job_type", "noop"}});
     REQUIRE(wait_until([&] { return statuses_of(sse.events(), id).size() == 3; }, seconds(10)));
-    CHECK(statuses_of(sse.events(), id) == std::vector<std::string>{"pending", "processing", "done"});
+    CHECK(statuses_of(sse.events(), id) ==
+          std::vector<std::string>{"pending", "processing", "done"});
 }
 
 TEST_CASE("resuming with Last-Event-ID during a burst loses and repeats nothing") {
     TestDatabase db;
     auto s = start(db);
-    const int jobs = 334;  // 1,002 events
+    const int jobs = 334; // 1,002 events
     std::vector<SseEvent> first_part;
     {
         SseClient first(s->base_url() + "/events");
@@ -161,14 +188,19 @@ TEST_CASE("resuming with Last-Event-ID during a burst loses and repeats nothing"
     }
     REQUIRE(!first_part.empty());
     SseClient second(s->base_url() + "/events", {"Last-Event-ID: " + first_part.back().id});
-    REQUIRE(wait_until([&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == jobs; }, seconds(30)));
+    REQUIRE(wait_until(
+        [&] { return db.count("SELECT count(*) FROM jobs WHERE status = 'done'") == jobs; },
+        seconds(30)));
     auto expected = db.exec("SELECT id FROM job_events ORDER BY id");
     REQUIRE(expected.size() == 3 * jobs);
-    REQUIRE(wait_until([&] { return first_part.size() + second.count() >= expected.size(); }, seconds(20)));
+    REQUIRE(wait_until([&] { return first_part.size() + second.count() >= expected.size(); },
+                       seconds(20)));
     std::vector<SseEvent> all = first_part;
-    for (auto& e : second.events()) all.push_back(e);
+    for (auto& e : second.events())
+        all.push_back(e);
     REQUIRE(all.size() == expected.size());
-    for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].id == expected[static_cast<int>(i)][0].c_str());
+    for (size_t i = 0; i < all.size(); ++i)
+        CHECK(all[i].id == expected[static_cast<int>(i)][0].c_str());
 }
 
 TEST_CASE("a Last-Event-ID outside the retained window starts with a reset event") {
@@ -183,7 +215,8 @@ TEST_CASE("idle streams get keep-alive comments") {
     TestDatabase db;
     auto s = start(db, {{"SSE_KEEPALIVE_S", "1"}});
     SseClient sse(s->base_url() + "/events");
-    CHECK(wait_until([&] { return sse.raw().find(": keepalive\n\n") != std::string::npos; }, seconds(10)));
+    CHECK(wait_until([&] { return sse.raw().find(": keepalive\n\n") != std::string::npos; },
+                     seconds(10)));
 }
 
 TEST_CASE("more than SSE_MAX_SUBSCRIBERS streams get 503 and closed streams free their place") {
@@ -196,13 +229,15 @@ TEST_CASE("more than SSE_MAX_SUBSCRIBERS streams get 503 and closed streams free
     auto r = http("GET", s->base_url() + "/events", "", {}, 5000);
     CHECK(r.status == 503);
     CHECK(r.json()["error"]["code"] == "too_many_subscribers");
-    one.reset();  // disconnect: noticed at the next write or keep-alive
-    REQUIRE(wait_until([&] { return s->log_contains("subscriber dropped (disconnected"); }, seconds(10)));
+    one.reset(); // disconnect: noticed at the next write or keep-alive
+    REQUIRE(wait_until([&] { return s->log_contains("subscriber dropped (disconnected"); },
+                       seconds(10)));
     SseClient three(s->base_url() + "/events");
     connected(three);
 }
 
-TEST_CASE("a subscriber that never reads is dropped while others get every event in bounded memory") {
+TEST_CASE(
+    "a subscriber that never reads is dropped while others get every event in bounded memory") {
     TestDatabase db;
     auto s = start(db, {{"SSE_KEEPALIVE_S", "1"}});
     // A raw client with a tiny receive buffer that sends the request and never reads.
@@ -219,7 +254,7 @@ TEST_CASE("a subscriber that never reads is dropped while others get every event
 
     SseClient reader(s->base_url() + "/events");
     connected(reader);
-    const int jobs = 7000;  // 21,000 events
+    const int jobs = 7000; // 21,000 events
     submit_noops(*s, jobs);
     bool all_arrived = wait_until([&] { return reader.count() >= 3 * jobs; }, seconds(120));
     INFO("received " << reader.count() << " events; server log:\n" << s->log());
@@ -234,7 +269,8 @@ TEST_CASE("a subscriber that never reads is dropped while others get every event
         REQUIRE(f);
         char line[256];
         while (fgets(line, sizeof line, f))
-            if (std::string(line).rfind("VmHWM:", 0) == 0) status = line;
+            if (std::string(line).rfind("VmHWM:", 0) == 0)
+                status = line;
         fclose(f);
     }
     long kb = std::stol(status.substr(6));

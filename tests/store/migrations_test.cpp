@@ -32,7 +32,8 @@ TEST_CASE("migrations started concurrently apply each migration exactly once") {
                 ++failures;
             }
         });
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     CHECK(failures == 0);
     CHECK(applied == static_cast<int>(store::embedded_migrations().size()));
 }

@@ -7,7 +7,7 @@ namespace testsupport {
 
 // A fresh database on the cluster started by scripts/test, dropped when the object goes.
 class TestDatabase {
-public:
+  public:
     TestDatabase();
     ~TestDatabase();
     TestDatabase(const TestDatabase&) = delete;
@@ -18,13 +18,13 @@ public:
     // Runs SQL in its own connection and transaction; returns the result.
     pqxx::result exec(const std::string& sql) const;
     long long count(const std::string& sql) const;  // first column of the first row as integer
-    std::string text(const std::string& sql) const;  // first column of the first row as text
+    std::string text(const std::string& sql) const; // first column of the first row as text
 
-private:
+  private:
     std::string admin_url_, name_, url_;
 };
 
 // Replaces the database name in a libpq URI of the form postgresql://user@/DB?host=...&port=...
 std::string with_dbname(const std::string& url, const std::string& dbname);
 
-}  // namespace testsupport
+} // namespace testsupport

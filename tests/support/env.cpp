@@ -9,7 +9,8 @@ namespace testsupport {
 std::string env_or_fail(const char* name) {
     const char* v = std::getenv(name);
     if (!v || !*v)
-        throw std::runtime_error(std::string(name) + " is not set: run the tests through ./scripts/test");
+        throw std::runtime_error(std::string(name) +
+                                 " is not set: run the tests through ./scripts/test");
     return v;
 }
 
@@ -17,10 +18,12 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
                 std::chrono::milliseconds step) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (true) {
-        if (pred()) return true;
-        if (std::chrono::steady_clock::now() >= end) return false;
+        if (pred())
+            return true;
+        if (std::chrono::steady_clock::now() >= end)
+            return false;
         std::this_thread::sleep_for(step);
     }
 }
 
-}  // namespace testsupport
+} // namespace testsupport

@@ -12,4 +12,4 @@ std::string env_or_fail(const char* name);
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step = std::chrono::milliseconds(20));
 
-}  // namespace testsupport
+} // namespace testsupport

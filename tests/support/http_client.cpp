@@ -23,14 +23,15 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
     }
     return size * n;
 }
-}  // namespace
+} // namespace
 
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body,
                   const std::vector<std::string>& headers, long timeout_ms) {
     HttpResponse r;
     CURL* curl = curl_easy_init();
     curl_slist* list = nullptr;
-    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+    for (const auto& h : headers)
+        list = curl_slist_append(list, h.c_str());
     list = curl_slist_append(list, "Expect:");
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -45,10 +46,11 @@ HttpResponse http(const std::string& method, const std::string& url, const std::
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(list);
     curl_easy_cleanup(curl);
     return r;
 }
 
-}  // namespace testsupport
+} // namespace testsupport

@@ -8,9 +8,9 @@
 namespace testsupport {
 
 struct HttpResponse {
-    long status = 0;  // 0: no answer (connection failed)
+    long status = 0; // 0: no answer (connection failed)
     std::string body;
-    std::map<std::string, std::string> headers;  // names lower-cased
+    std::map<std::string, std::string> headers; // names lower-cased
     nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
     std::string header(const std::string& lower_name) const {
         auto it = headers.find(lower_name);
@@ -30,4 +30,4 @@ inline HttpResponse http_post_json(const std::string& url, const std::string& bo
     return http("POST", url, body);
 }
 
-}  // namespace testsupport
+} // namespace testsupport

@@ -10,7 +10,7 @@ namespace testsupport {
 // A real Conveyor process (build/conveyor or the test daemon) started with the given environment
 // on a free port. Its stderr is collected; the destructor stops it with SIGKILL if still running.
 class ServerProcess {
-public:
+  public:
     ServerProcess(const std::string& binary, std::map<std::string, std::string> env,
                   std::vector<std::string> args = {});
     ~ServerProcess();
@@ -29,7 +29,7 @@ public:
     std::string log() const;
     bool log_contains(const std::string& needle) const;
 
-private:
+  private:
     int pid_ = -1;
     int port_ = 0;
     int exit_code_ = -1;
@@ -44,4 +44,4 @@ private:
 std::string conveyor_binary();
 std::string testd_binary();
 
-}  // namespace testsupport
+} // namespace testsupport

@@ -8,17 +8,19 @@ SseClient::SseClient(const std::string& url, std::vector<std::string> headers) {
     thread_ = std::thread([this, url, headers] {
         CURL* curl = curl_easy_init();
         curl_slist* list = nullptr;
-        for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+        for (const auto& h : headers)
+            list = curl_slist_append(list, h.c_str());
         curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &SseClient::on_data);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);  // bounded, whatever happens
-        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
-                         +[](void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-                             return static_cast<SseClient*>(self)->stop_ ? 1 : 0;
-                         });
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L); // bounded, whatever happens
+        curl_easy_setopt(
+            curl, CURLOPT_XFERINFOFUNCTION,
+            +[](void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+                return static_cast<SseClient*>(self)->stop_ ? 1 : 0;
+            });
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_perform(curl);
@@ -31,16 +33,20 @@ SseClient::SseClient(const std::string& url, std::vector<std::string> headers) {
     });
 }
 
-SseClient::~SseClient() { stop(); }
+SseClient::~SseClient() {
+    stop();
+}
 
 void SseClient::stop() {
     stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable())
+        thread_.join();
 }
 
 size_t SseClient::on_data(char* p, size_t s, size_t n, void* self_ptr) {
     auto* self = static_cast<SseClient*>(self_ptr);
-    if (self->stop_) return 0;
+    if (self->stop_)
+        return 0;
     std::lock_guard<std::mutex> lock(self->mutex_);
     self->raw_.append(p, s * n);
     self->buffer_.append(p, s * n);
@@ -57,14 +63,20 @@ void SseClient::parse() {
         size_t pos = 0;
         while (pos <= block.size()) {
             auto nl = block.find('\n', pos);
-            std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-            if (line.rfind("id: ", 0) == 0) e.id = line.substr(4);
-            else if (line.rfind("event: ", 0) == 0) e.event = line.substr(7);
-            else if (line.rfind("data: ", 0) == 0) e.data += line.substr(6);
-            if (nl == std::string::npos) break;
+            std::string line =
+                block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            if (line.rfind("id: ", 0) == 0)
+                e.id = line.substr(4);
+            else if (line.rfind("event: ", 0) == 0)
+                e.event = line.substr(7);
+            else if (line.rfind("data: ", 0) == 0)
+                e.data += line.substr(6);
+            if (nl == std::string::npos)
+                break;
             pos = nl + 1;
         }
-        if (!e.event.empty() || !e.data.empty()) events_.push_back(std::move(e));
+        if (!e.event.empty() || !e.data.empty())
+            events_.push_back(std::move(e));
     }
 }
 
@@ -83,4 +95,4 @@ std::string SseClient::raw() const {
     return raw_;
 }
 
-}  // namespace testsupport
+} // namespace testsupport

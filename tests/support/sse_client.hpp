@@ -13,20 +13,20 @@ struct SseEvent {
 
 // A real streaming client (libcurl) reading GET /events on its own thread.
 class SseClient {
-public:
+  public:
     explicit SseClient(const std::string& url, std::vector<std::string> headers = {});
     ~SseClient();
     SseClient(const SseClient&) = delete;
     SseClient& operator=(const SseClient&) = delete;
 
-    std::vector<SseEvent> events() const;  // complete events so far (comments excluded)
+    std::vector<SseEvent> events() const; // complete events so far (comments excluded)
     size_t count() const;
-    std::string raw() const;               // everything received, comments included
+    std::string raw() const; // everything received, comments included
     long status() const { return status_; }
-    bool finished() const { return finished_; }  // the server ended the stream
-    void stop();                                 // disconnect
+    bool finished() const { return finished_; } // the server ended the stream
+    void stop();                                // disconnect
 
-private:
+  private:
     static size_t on_data(char* p, size_t s, size_t n, void* self);
     void parse();
     std::thread thread_;
@@ -37,4 +37,4 @@ private:
     std::atomic<long> status_{0};
 };
 
-}  // namespace testsupport
+} // namespace testsupport

@@ -19,9 +19,10 @@ namespace {
 using namespace conveyor;
 
 class TestHandler final : public Handler {
-public:
+  public:
     std::optional<std::string> validate(const nlohmann::json& p) const override {
-        if (p.contains("sleep_ms") && !p["sleep_ms"].is_number_integer()) return "sleep_ms must be an integer";
+        if (p.contains("sleep_ms") && !p["sleep_ms"].is_number_integer())
+            return "sleep_ms must be an integer";
         if (p.contains("fail") && p["fail"] != "transient" && p["fail"] != "permanent")
             return "fail must be \"transient\" or \"permanent\"";
         return std::nullopt;
@@ -29,7 +30,8 @@ public:
 
     HandlerResult run(const nlohmann::json& p, const HandlerContext& ctx) const override {
         auto started = std::chrono::system_clock::now();
-        long sleep_ms = ctx.job.attempt <= p.value("sleep_attempts", 1000) ? p.value("sleep_ms", 0L) : 0;
+        long sleep_ms =
+            ctx.job.attempt <= p.value("sleep_attempts", 1000) ? p.value("sleep_ms", 0L) : 0;
         auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
         bool timed_out = false;
         while (std::chrono::steady_clock::now() < until) {
@@ -39,25 +41,30 @@ public:
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        if (p.value("record", false)) record(ctx, started);
-        if (timed_out) return HandlerResult::retry("timeout: deadline reached while sleeping");
+        if (p.value("record", false))
+            record(ctx, started);
+        if (timed_out)
+            return HandlerResult::retry("timeout: deadline reached while sleeping");
         if (p.contains("fail")) {
             int fail_attempts = p.value("fail_attempts", 1000);
             if (ctx.job.attempt <= fail_attempts) {
                 std::string msg = "test failure on attempt " + std::to_string(ctx.job.attempt);
-                return p["fail"] == "permanent" ? HandlerResult::fail(msg) : HandlerResult::retry(msg);
+                return p["fail"] == "permanent" ? HandlerResult::fail(msg)
+                                                : HandlerResult::retry(msg);
             }
         }
         return HandlerResult::ok();
     }
 
-private:
+  private:
     static void record(const HandlerContext& ctx, std::chrono::system_clock::time_point started) {
         thread_local std::unique_ptr<pqxx::connection> conn;
-        if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(ctx.config.database_url);
+        if (!conn || !conn->is_open())
+            conn = std::make_unique<pqxx::connection>(ctx.config.database_url);
         auto us = [](std::chrono::system_clock::time_point t) {
             return std::to_string(
-                std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+                std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch())
+                    .count());
         };
         pqxx::work tx(*conn);
         tx.exec_params0(
@@ -74,6 +81,8 @@ void register_test_types(HandlerRegistry& registry, const Config&) {
     registry.add("test", std::make_unique<TestHandler>());
 }
 
-}  // namespace
+} // namespace
 
-int main(int argc, char** argv) { return conveyor::conveyor_main(argc, argv, register_test_types); }
+int main(int argc, char** argv) {
+    return conveyor::conveyor_main(argc, argv, register_test_types);
+}

@@ -17,7 +17,7 @@ std::string error_of(std::map<std::string, std::string> env, std::vector<const c
     }
     return "";
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("defaults match SPEC section 2") {
     auto c = parse({}).config;
@@ -62,10 +62,27 @@ TEST_CASE("bad values stop start-up naming the variable") {
 
 TEST_CASE("help lists every variable with its default") {
     auto h = help_text();
-    for (auto name : {"DATABASE_URL", "HOST", "PORT", "WORKER_CONCURRENCY", "POLL_INTERVAL_MS", "REAPER_INTERVAL_S",
-                      "STALE_AFTER_S", "HEARTBEAT_INTERVAL_S", "JOB_TIMEOUT_S", "BACKOFF_BASE_MS", "BACKOFF_MAX_S",
-                      "SHUTDOWN_TIMEOUT_S", "MAX_BODY_BYTES", "SSE_KEEPALIVE_S", "SSE_MAX_SUBSCRIBERS", "SMTP_URL",
-                      "SMTP_USERNAME", "SMTP_PASSWORD", "FROM_EMAIL", "API_TOKEN", "LOG_LEVEL"})
+    for (auto name : {"DATABASE_URL",
+                      "HOST",
+                      "PORT",
+                      "WORKER_CONCURRENCY",
+                      "POLL_INTERVAL_MS",
+                      "REAPER_INTERVAL_S",
+                      "STALE_AFTER_S",
+                      "HEARTBEAT_INTERVAL_S",
+                      "JOB_TIMEOUT_S",
+                      "BACKOFF_BASE_MS",
+                      "BACKOFF_MAX_S",
+                      "SHUTDOWN_TIMEOUT_S",
+                      "MAX_BODY_BYTES",
+                      "SSE_KEEPALIVE_S",
+                      "SSE_MAX_SUBSCRIBERS",
+                      "SMTP_URL",
+                      "SMTP_USERNAME",
+                      "SMTP_PASSWORD",
+                      "FROM_EMAIL",
+                      "API_TOKEN",
+                      "LOG_LEVEL"})
         CHECK(h.find(name) != std::string::npos);
     CHECK(parse({}, {"--help"}).command == Command::help);
     CHECK(parse({}, {"migrate"}).command == Command::migrate);

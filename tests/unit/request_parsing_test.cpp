@@ -19,11 +19,12 @@ ApiError error_of(const std::string& body) {
     REQUIRE(std::holds_alternative<ApiError>(r));
     return std::get<ApiError>(r);
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("a valid submission becomes a NewJob with a generated id") {
-    auto r = parse_submission(R"({"job_type":"noop","payload":{"a":[1,2]},"max_attempts":5,"run_at":"2030-01-01T00:00:00.5+02:00"})",
-                              registry());
+    auto r = parse_submission(
+        R"({"job_type":"noop","payload":{"a":[1,2]},"max_attempts":5,"run_at":"2030-01-01T00:00:00.5+02:00"})",
+        registry());
     REQUIRE(std::holds_alternative<NewJob>(r));
     auto& j = std::get<NewJob>(r);
     CHECK(j.job_type == "noop");
@@ -54,7 +55,8 @@ TEST_CASE("malformed JSON is 400, invalid jobs are 422") {
     CHECK(error_of(R"({"job_type":"noop","max_attempts":101})").code == "invalid_max_attempts");
     CHECK(error_of(R"({"job_type":"noop","max_attempts":2.5})").code == "invalid_max_attempts");
     CHECK(error_of(R"({"job_type":"noop","run_at":"tomorrow"})").code == "invalid_run_at");
-    CHECK(error_of(R"({"job_type":"noop","run_at":"2026-02-30T00:00:00Z"})").code == "invalid_run_at");
+    CHECK(error_of(R"({"job_type":"noop","run_at":"2026-02-30T00:00:00Z"})").code ==
+          "invalid_run_at");
 }
 
 TEST_CASE("RFC 3339 timestamps") {
@@ -70,7 +72,8 @@ TEST_CASE("RFC 3339 timestamps") {
 }
 
 TEST_CASE("a batch is all or nothing and names the bad index") {
-    auto ok = parse_batch(R"({"jobs":[{"job_type":"noop"},{"job_type":"noop","payload":{"x":1}}]})", registry());
+    auto ok = parse_batch(R"({"jobs":[{"job_type":"noop"},{"job_type":"noop","payload":{"x":1}}]})",
+                          registry());
     REQUIRE(std::holds_alternative<std::vector<NewJob>>(ok));
     CHECK(std::get<std::vector<NewJob>>(ok).size() == 2);
     auto bad = parse_batch(R"({"jobs":[{"job_type":"noop"},{"job_type":"nope"}]})", registry());
