@@ -126,6 +126,23 @@ const std::vector<Option>& options() {
          }},
         {"API_TOKEN", "api-token", "unset", "bearer token required on every route but /healthz",
          text(&Config::api_token)},
+        {"WEBHOOK_ALLOWED_HOSTS", "webhook-allowed-hosts", "unset (any host)",
+         "comma-separated host names webhook jobs may call",
+         [](Config& c, const std::string& n, const std::string& v) {
+             c.webhook_allowed_hosts.clear();
+             std::string item;
+             for (size_t i = 0; i <= v.size(); ++i) {
+                 if (i == v.size() || v[i] == ',') {
+                     if (!item.empty())
+                         c.webhook_allowed_hosts.push_back(item);
+                     item.clear();
+                 } else if (v[i] != ' ') {
+                     item += static_cast<char>(std::tolower(static_cast<unsigned char>(v[i])));
+                 }
+             }
+             if (!v.empty() && c.webhook_allowed_hosts.empty())
+                 throw ConfigError(n + ": '" + v + "' holds no host name");
+         }},
         {"LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
          [](Config& c, const std::string& n, const std::string& v) {
              if (v == "debug")

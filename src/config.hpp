@@ -31,6 +31,7 @@ struct Config {
     std::string telegram_bot_token;
     std::string telegram_api_url = "https://api.telegram.org";
     std::string api_token;
+    std::vector<std::string> webhook_allowed_hosts; // empty: any host
     LogLevel log_level = LogLevel::info;
     int http_threads = 2;
     int db_readers = 2;

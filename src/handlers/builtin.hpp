@@ -8,7 +8,7 @@ namespace conveyor {
 
 std::unique_ptr<Handler> make_noop_handler();
 std::unique_ptr<Handler> make_email_handler();
-std::unique_ptr<Handler> make_webhook_handler();
+std::unique_ptr<Handler> make_webhook_handler(const Config& cfg);
 std::unique_ptr<Handler> make_telegram_handler();
 
 } // namespace conveyor

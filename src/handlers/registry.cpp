@@ -21,10 +21,9 @@ std::vector<std::string> HandlerRegistry::names() const {
 }
 
 void register_builtin_handlers(HandlerRegistry& registry, const Config& config) {
-    (void)config;
     registry.add("noop", make_noop_handler());
     registry.add("email", make_email_handler());
-    registry.add("webhook", make_webhook_handler());
+    registry.add("webhook", make_webhook_handler(config));
     registry.add("telegram", make_telegram_handler());
 }
 

@@ -37,7 +37,7 @@ bool is_token(const std::string& s) {
 }
 
 struct Url {
-    std::string scheme, password;
+    std::string scheme, password, host;
 };
 
 // Parsed with libcurl's own parser so that what passes here is what libcurl will request.
@@ -57,7 +57,9 @@ std::optional<Url> parse_url(const std::string& s) {
     };
     part(CURLUPART_SCHEME, out.scheme);
     part(CURLUPART_PASSWORD, out.password);
+    part(CURLUPART_HOST, out.host);
     out.scheme = lower(out.scheme);
+    out.host = lower(out.host);
     return out;
 }
 
@@ -67,6 +69,9 @@ std::string method_of(const json& p) {
 
 class WebhookHandler final : public Handler {
   public:
+    explicit WebhookHandler(std::vector<std::string> allowed_hosts)
+        : allowed_hosts_(std::move(allowed_hosts)) {}
+
     std::optional<std::string> validate(const json& p) const override {
         auto url = p.find("url");
         if (url == p.end() || !url->is_string())
@@ -74,6 +79,10 @@ class WebhookHandler final : public Handler {
         auto parsed = parse_url(url->get<std::string>());
         if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https"))
             return "url must be an absolute http:// or https:// URL";
+        // Checked again before every attempt, so a list changed at restart applies to queued jobs.
+        if (!allowed_hosts_.empty() &&
+            std::find(allowed_hosts_.begin(), allowed_hosts_.end(), parsed->host) == allowed_hosts_.end())
+            return "url host '" + curl::excerpt(parsed->host, 100) + "' is not in WEBHOOK_ALLOWED_HOSTS";
         if (auto m = p.find("method"); m != p.end()) {
             if (!m->is_string() || std::none_of(std::begin(kMethods), std::end(kMethods),
                                                 [&](const char* k) { return *m == k; }))
@@ -190,12 +199,15 @@ class WebhookHandler final : public Handler {
             rest.erase(f);
         return rest.dump();
     }
+
+  private:
+    std::vector<std::string> allowed_hosts_;  // empty: any host
 };
 
 } // namespace
 
-std::unique_ptr<Handler> make_webhook_handler() {
-    return std::make_unique<WebhookHandler>();
+std::unique_ptr<Handler> make_webhook_handler(const Config& cfg) {
+    return std::make_unique<WebhookHandler>(cfg.webhook_allowed_hosts);
 }
 
 } // namespace conveyor

@@ -198,3 +198,18 @@ TEST_CASE("webhook: invalid payloads name the field, at submit and when stored d
     CHECK(job["attempts"] == 1);
     CHECK(last_error(job) == message);
 }
+
+TEST_CASE("webhook: WEBHOOK_ALLOWED_HOSTS refuses other hosts at submit and before running") {
+    FakeHttpServer hook([](const Request&, int) { return Response{200, "ok"}; });
+    TestDatabase db;
+    auto s = start_service(db, {{"WEBHOOK_ALLOWED_HOSTS", "127.0.0.1, hooks.example.com"}});
+    auto id = submit(*s, "webhook", {{"url", hook.url("/allowed")}});
+    CHECK(wait_for(*s, id, "done")["attempts"] == 1);
+    auto message = rejected(*s, "webhook", {{"url", "http://169.254.169.254/latest/meta-data"}});
+    CHECK(message == "url host '169.254.169.254' is not in WEBHOOK_ALLOWED_HOSTS");
+    auto stored = insert_directly(db, "webhook", {{"url", "http://localhost:1/x"}});
+    auto job = wait_for(*s, stored, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(last_error(job) == "url host 'localhost' is not in WEBHOOK_ALLOWED_HOSTS");
+    CHECK(hook.requests().size() == 1);
+}
