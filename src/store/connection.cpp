@@ -9,6 +9,10 @@ namespace conveyor::store {
 
 std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
     auto conn = std::make_unique<pqxx::connection>(url);
+    // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
+    static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener"};
+    pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
+                                      names[static_cast<int>(role)] + "'");
     if (role == Role::claimer || role == Role::reaper) {
         // Losing a claim or a reclaim in a database crash only returns the job to where it was
         // (at-least-once holds), so these writes need not wait for their own WAL flush.

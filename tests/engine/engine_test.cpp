@@ -177,7 +177,7 @@ TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is kill
     REQUIRE(wait_until(
         [&] {
             return db.count("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                            "current_database() AND query LIKE 'LISTEN%'") == 1;
+                            "current_database() AND application_name = 'conveyor:listener'") == 1;
         },
         seconds(10)));
     auto first = submit(*s, {{"job_type", "noop"}});
@@ -185,7 +185,7 @@ TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is kill
                      milliseconds(5)));
 
     db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-            "current_database() AND query LIKE 'LISTEN%'");
+            "current_database() AND application_name = 'conveyor:listener'");
     REQUIRE(wait_until([&] { return s->log_contains("LISTEN connection re-established"); },
                        seconds(10)));
     auto second = submit(*s, {{"job_type", "noop"}});
