@@ -74,6 +74,9 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
 
     caf::actor_system_config sys_cfg;
     sys_cfg.set("scheduler.max-threads", 2);
+    // Work sharing waits on a condition variable when idle; work stealing polls with short
+    // sleeps, which on a small machine costs more CPU in context switches than it saves.
+    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{sys_cfg};
 
     auto worker = make_worker_id();
