@@ -158,6 +158,10 @@ const std::vector<Option>& options() {
          }},
         {"HTTP_THREADS", "http-threads", "2", "HTTP I/O threads",
          integer(&Config::http_threads, 1, 64)},
+        {"HTTP_READ_TIMEOUT_S", "http-read-timeout-s", "30",
+         "a connection that does not deliver a whole request in this time is closed (slow clients, "
+         "idle keep-alive)",
+         integer(&Config::http_read_timeout_s, 1, 3600)},
         {"DB_READERS", "db-readers", "2", "database connections serving GET requests",
          integer(&Config::db_readers, 1, 64)},
     };

@@ -34,6 +34,7 @@ struct Config {
     std::vector<std::string> webhook_allowed_hosts; // empty: any host
     LogLevel log_level = LogLevel::info;
     int http_threads = 2;
+    int http_read_timeout_s = 30;
     int db_readers = 2;
 
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).

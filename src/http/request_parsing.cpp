@@ -30,7 +30,7 @@ std::variant<json, ApiError> parse_json(const std::string& body) {
         return ApiError{400, "malformed_json",
                         "JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
     json j = json::parse(body, nullptr, false);
-    if (j.is_discarded())
+    if (j.is_discarded() || body.find('\0') != std::string::npos) // nlohmann stops at NUL
         return ApiError{400, "malformed_json", "request body is not valid JSON"};
     return j;
 }

@@ -346,22 +346,23 @@ void HttpServer::start() {
     // Bodies a little over the limit still get a proper 413 from our handler; RESTinio drops
     // connections whose body is far larger without reading it all.
     auto hard_limit = static_cast<std::uint64_t>(impl->cfg.max_body_bytes) * 2 + 65536;
-    auto settings = restinio::server_settings_t<traits_t>{}
-                        .address(impl->cfg.host)
-                        .port(static_cast<std::uint16_t>(impl->cfg.port))
-                        .request_handler(impl->routes())
-                        .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                                      .max_body_size(hard_limit)
-                                                      .max_field_count(100)
-                                                      .max_field_value_size(16384))
-                        .read_next_http_message_timelimit(std::chrono::seconds(60))
-                        // An SSE stream is one long response: it must outlive several keep-alives.
-                        .handle_request_timeout(
-                            std::chrono::seconds(std::max(60, 3 * impl->cfg.sse_keepalive_s)))
-                        .write_http_response_timelimit(std::chrono::seconds(30))
-                        .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& a) {
-                            impl->bound_port = a.local_endpoint().port();
-                        });
+    auto settings =
+        restinio::server_settings_t<traits_t>{}
+            .address(impl->cfg.host)
+            .port(static_cast<std::uint16_t>(impl->cfg.port))
+            .request_handler(impl->routes())
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                          .max_body_size(hard_limit)
+                                          .max_field_count(100)
+                                          .max_field_value_size(16384))
+            .read_next_http_message_timelimit(std::chrono::seconds(impl->cfg.http_read_timeout_s))
+            // An SSE stream is one long response: it must outlive several keep-alives.
+            .handle_request_timeout(
+                std::chrono::seconds(std::max(60, 3 * impl->cfg.sse_keepalive_s)))
+            .write_http_response_timelimit(std::chrono::seconds(30))
+            .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& a) {
+                impl->bound_port = a.local_endpoint().port();
+            });
     impl->server = restinio::run_async(restinio::own_io_context(), std::move(settings),
                                        static_cast<std::size_t>(impl->cfg.http_threads));
     log::info("http", "listening on http://" + impl->cfg.host + ":" +
