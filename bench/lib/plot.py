@@ -121,7 +121,9 @@ def main():
         pts = [(b * 0.1, n * 10) for b, n in d["timeline_100ms"]]  # jobs per 100 ms -> jobs/s
         # fill empty buckets with 0 so gaps show
         have = {round(x, 1) for x, _ in pts}
-        last = max(x for x, _ in pts)
+        # the line runs on (at 0) until the poll that saw every job done: a batch of completions is
+        # stamped with its transaction's start but becomes visible only when it commits
+        last = max(max(x for x, _ in pts), d.get("seconds_start_to_all_done") or 0)
         i = 0.0
         while i <= last:
             if round(i, 1) not in have:
@@ -132,8 +134,9 @@ def main():
     if series:
         jobs = sc.get("drain", sc.get("drain-c50", {})).get("jobs")
         svg = chart(f"drain: {jobs} queued noop jobs — completions per second since process start",
-                    "seconds since the Conveyor process(es) started", "jobs done per second (100 ms buckets)",
-                    series, sub)
+                    "seconds since the Conveyor process(es) started (each line ends when all jobs were seen done)",
+                    "jobs done per second (100 ms buckets)", series,
+                    sub + "; by completion tx start")
         open(os.path.join(out, "drain.svg"), "w").write(svg)
         print(f"wrote {os.path.join(out, 'drain.svg')}")
 
