@@ -18,6 +18,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 struct running_job {
+    std::string id;
     int attempt = 0;
     clock::time_point deadline;
     bool timed_out = false;
@@ -25,6 +26,8 @@ struct running_job {
 
 struct claimer_state {
     std::unique_ptr<store::Connection> conn;
+    // Keyed by id and attempt: a timed-out attempt whose handler has not returned yet still holds
+    // its slot, even if the job's next attempt is claimed here meanwhile.
     std::unordered_map<std::string, running_job> running;
     bool claim_scheduled = false;
     bool draining = false;
@@ -34,6 +37,10 @@ struct claimer_state {
 };
 
 using self_ptr = claimer_actor::stateful_pointer<claimer_state>;
+
+std::string attempt_key(const std::string& id, int attempt) {
+    return id + "#" + std::to_string(attempt);
+}
 
 void schedule_claim(self_ptr self) {
     if (self->state.claim_scheduled || self->state.draining)
@@ -75,7 +82,8 @@ void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry,
     auto now = clock::now();
     for (auto& job : jobs) {
         auto deadline = now + std::chrono::seconds(cfg.job_timeout_s);
-        st.running[job.id] = running_job{job.attempt, deadline, false};
+        st.running[attempt_key(job.id, job.attempt)] =
+            running_job{job.id, job.attempt, deadline, false};
         const Handler* handler = registry.find(job.job_type);
         spawn_executor(self->system(), cfg, handler, std::move(job), deadline, dispatcher, self);
     }
@@ -98,8 +106,8 @@ void refresh_heartbeats(self_ptr self, const std::string& worker) {
     if (st.running.empty())
         return;
     std::vector<std::string> ids;
-    for (const auto& [id, _] : st.running)
-        ids.push_back(id);
+    for (const auto& [_, job] : st.running)
+        ids.push_back(job.id);
     try {
         pqxx::work tx(st.conn->get());
         store::heartbeat(tx, worker, ids);
@@ -120,7 +128,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
         [=](wake_atom) { schedule_claim(self); },
         [=](claim_atom) { claim(self, cfg, *registry, worker, dispatcher); },
         [=](SlotFreed& m) {
-            self->state.running.erase(m.id);
+            self->state.running.erase(attempt_key(m.id, m.attempt));
             // The retry becomes due after the dispatcher has written it; a few ms of slack.
             if (m.retry_in && m.retry_in->count() < cfg.poll_interval_ms)
                 self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5),
@@ -142,7 +150,8 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
             // A handler cannot be interrupted; at its deadline the attempt is recorded as failed
             // with `timeout`, and the slot stays taken until the handler returns.
             auto now = clock::now();
-            for (auto& [id, job] : self->state.running) {
+            for (auto& [_, job] : self->state.running) {
+                const auto& id = job.id;
                 if (job.timed_out || now < job.deadline)
                     continue;
                 job.timed_out = true;
@@ -176,8 +185,8 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
             if (!st.drained.pending())
                 return;
             ReleaseJobs release;
-            for (const auto& [id, job] : st.running)
-                release.id_attempts.emplace_back(id, job.attempt);
+            for (const auto& [_, job] : st.running)
+                release.id_attempts.emplace_back(job.id, job.attempt);
             log::warn("claimer", "grace period over; returning " +
                                      std::to_string(release.id_attempts.size()) +
                                      " running jobs to pending");

@@ -52,7 +52,7 @@ void executor(caf::event_based_actor* self, const Config* cfg, const Handler* ha
     if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
         retry_in = cfg->backoff_after(job.attempt);
     self->send(dispatcher, AttemptFinished{AttemptResult{job.id, job.attempt, std::move(result)}});
-    self->send(claimer, SlotFreed{std::move(job.id), retry_in});
+    self->send(claimer, SlotFreed{std::move(job.id), job.attempt, retry_in});
 }
 
 } // namespace

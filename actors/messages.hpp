@@ -55,6 +55,7 @@ struct AttemptFinished {
 // `retry_in` says when, so this process claims it on time without waiting for a poll.
 struct SlotFreed {
     std::string id;
+    int attempt = 0;
     std::optional<std::chrono::milliseconds> retry_in;
 };
 
