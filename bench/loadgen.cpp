@@ -73,7 +73,7 @@ struct Options {
 [[noreturn]] void usage(const char* msg) {
     if (msg) std::fprintf(stderr, "loadgen: %s\n", msg);
     std::fprintf(stderr,
-                 "usage: loadgen MODE [options]   MODE = submit | batch | rate | pickup\n"
+                 "usage: loadgen MODE [options]   MODE = submit | batch | rate | pickup | sse | sink\n"
                  "  --url http://127.0.0.1:PORT   (or --host H --port P)\n"
                  "  --connections N   --threads T (closed-loop modes only)\n"
                  "  --duration S      --warmup S (answers in the first S seconds are not timed)\n"
@@ -82,9 +82,11 @@ struct Options {
                  "  --path P --body JSON (override the request)\n"
                  "  --drain-timeout S (wait for in-flight requests at the end)\n"
                  "  --ids-out FILE    --json-out FILE\n"
-"  sse mode: loadgen sse --subscribers M [--expect-events E] [--duration MAX_S] [--idle-stop S]\n"
+                 "  sse mode: loadgen sse --subscribers M [--expect-events E] [--duration MAX_S] [--idle-stop S]\n"
                  "                    [--ready-file F] [--path /events?...]: M GET /events streams; per-event\n"
                  "                    delivery latency = arrival - the event's updated_at (ms resolution)\n"
+                 "  sink mode: loadgen sink --port P [--duration S]: a minimal HTTP server answering 200, to\n"
+                 "                    measure loadgen's own ceiling (loadgen submit --url http://127.0.0.1:P)\n"
                  "  --webhook-sink    (rate/pickup) submit webhook jobs calling a sink inside loadgen:\n"
                  "                    reports answered -> handler start (webhook request arrival)\n");
     std::exit(2);
@@ -140,6 +142,10 @@ Options parse(int argc, char** argv) {
         if (o.rate <= 0) o.rate = 50;
         if (o.count <= 0) o.count = 200;
         o.duration = 0;
+    }
+    if (o.mode == "sink") {
+        if (o.duration <= 0) o.duration = 60;
+        return o;
     }
     if (o.mode == "sse") {
         if (o.path.empty()) o.path = "/events";
@@ -797,6 +803,20 @@ int main(int argc, char** argv) {
     if (ec) usage("--host must be an IP address");
     tcp::endpoint ep(addr, static_cast<unsigned short>(o.port));
     if (o.mode == "sse") return run_sse(o, ep);
+    if (o.mode == "sink") {
+        // Calibration: a minimal HTTP server (200, empty body, keep-alive) on --port for
+        // --duration s, to measure loadgen's own ceiling: loadgen submit --url http://127.0.0.1:PORT
+        Loop L;
+        L.opt = &o;
+        L.hook_at.assign(1, Clock::time_point{});
+        tcp::acceptor acc(L.io, ep);
+        sink_accept(L, acc);
+        asio::steady_timer t(L.io, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration)));
+        t.async_wait([&](const asio::error_code&) { L.io.stop(); });
+        std::fprintf(stderr, "loadgen: sink on %s:%d for %.0f s\n", o.host.c_str(), o.port, o.duration);
+        L.io.run();
+        return 0;
+    }
 
     std::vector<std::unique_ptr<Loop>> loops;
     for (int t = 0; t < o.threads; ++t) {
