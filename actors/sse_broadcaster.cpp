@@ -49,7 +49,7 @@ bool healthy(subscriber& s) {
     return now - *s.behind_since <= kSlowFor;
 }
 
-bool deliver(subscriber& s, std::string bytes) {
+bool deliver(subscriber& s, std::shared_ptr<std::string> bytes) {
     if (s.sink->failed())
         return false;
     s.sink->write(std::move(bytes));
@@ -78,12 +78,24 @@ void on_batch(self_ptr self, EventBatch& batch) {
         st.latest_id = std::max(st.latest_id, e.id);
     if (!batch.window) {
         std::vector<std::uint64_t> gone;
+        // Unfiltered subscribers all get the same bytes: build them once and share the buffer.
+        std::shared_ptr<std::string> everything;
         for (auto& [id, sub] : st.subscribers) {
-            std::string chunk;
-            for (const auto& e : batch.events)
-                if (sub.filter.matches(e))
-                    chunk += e.frame;
-            if (!chunk.empty() && !deliver(sub, std::move(chunk)))
+            std::shared_ptr<std::string> chunk;
+            if (sub.filter.empty()) {
+                if (!everything) {
+                    everything = std::make_shared<std::string>();
+                    for (const auto& e : batch.events)
+                        *everything += e.frame;
+                }
+                chunk = everything;
+            } else {
+                chunk = std::make_shared<std::string>();
+                for (const auto& e : batch.events)
+                    if (sub.filter.matches(e))
+                        *chunk += e.frame;
+            }
+            if (!chunk->empty() && !deliver(sub, chunk))
                 gone.push_back(id);
         }
         for (auto id : gone)
@@ -114,7 +126,7 @@ void on_subscribe(self_ptr self, Subscribe& m) {
                     std::to_string(m.last_event_id) +
                     " is outside the retained window; refetch state with GET /jobs\"}\n\n";
         }
-        if (!chunk.empty() && !deliver(sub, std::move(chunk))) {
+        if (!chunk.empty() && !deliver(sub, std::make_shared<std::string>(std::move(chunk)))) {
             sub.sink->close();
             --*st.count;
             return;
@@ -132,8 +144,9 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
         [=](Subscribe& m) { on_subscribe(self, m); },
         [=](keepalive_atom) {
             std::vector<std::uint64_t> gone;
+            auto keepalive = std::make_shared<std::string>(": keepalive\n\n");
             for (auto& [id, sub] : self->state.subscribers) {
-                bool ok = sub.wrote_since_tick ? healthy(sub) : deliver(sub, ": keepalive\n\n");
+                bool ok = sub.wrote_since_tick ? healthy(sub) : deliver(sub, keepalive);
                 sub.wrote_since_tick = false;
                 if (!ok)
                     gone.push_back(id);

@@ -18,6 +18,7 @@ std::string sse_frame(std::uint64_t id, const std::string& data);
 // Query filters of GET /events; an empty set matches everything.
 struct EventFilter {
     std::set<std::string> job_ids, job_types, statuses;
+    bool empty() const { return job_ids.empty() && job_types.empty() && statuses.empty(); }
     bool matches(const JobEvent& e) const {
         return (job_ids.empty() || job_ids.count(e.job_id)) &&
                (job_types.empty() || job_types.count(e.job_type)) &&
@@ -30,9 +31,10 @@ struct EventFilter {
 class SseSink {
   public:
     virtual ~SseSink() = default;
-    // Queues bytes for the client. `on_error` may run later, on an I/O thread, once the client is
-    // gone.
-    virtual void write(std::string bytes) = 0;
+    // Queues bytes for the client; one buffer may be queued to many sinks without copying. A
+    // client that is gone shows up later in failed().
+    virtual void write(std::shared_ptr<std::string> bytes) = 0;
+    void write(std::string bytes) { write(std::make_shared<std::string>(std::move(bytes))); }
     // Bytes queued and not yet written to the socket.
     virtual std::size_t pending_bytes() const = 0;
     virtual bool failed() const = 0;

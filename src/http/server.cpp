@@ -87,10 +87,11 @@ class RestinioSseSink final : public SseSink {
         : resp_(std::move(resp)), state_(std::make_shared<State>()) {}
     ~RestinioSseSink() override { close(); }
 
-    void write(std::string bytes) override {
+    using SseSink::write;
+    void write(std::shared_ptr<std::string> bytes) override {
         if (closed_)
             return;
-        auto n = bytes.size();
+        auto n = bytes->size();
         state_->pending += n;
         resp_.append_chunk(std::move(bytes));
         resp_.flush([st = state_, n](const asio::error_code& ec) {
