@@ -29,6 +29,7 @@ struct claimer_state {
     // Keyed by id and attempt: a timed-out attempt whose handler has not returned yet still holds
     // its slot, even if the job's next attempt is claimed here meanwhile.
     std::unordered_map<std::string, running_job> running;
+    std::vector<AttemptResult> results; // finished attempts not yet passed to the dispatcher
     bool claim_scheduled = false;
     bool draining = false;
     bool db_down = false;
@@ -49,9 +50,22 @@ void schedule_claim(self_ptr self) {
     self->send(self, claim_atom::value);
 }
 
-void finish_drain_if_idle(self_ptr self) {
+void forward_results(self_ptr self, const dispatcher_actor& dispatcher) {
     auto& st = self->state;
-    if (st.draining && st.running.empty() && st.drained.pending())
+    if (st.results.empty())
+        return;
+    self->send(dispatcher, AttemptsFinished{std::move(st.results)});
+    st.results.clear();
+}
+
+void finish_drain_if_idle(self_ptr self, const dispatcher_actor& dispatcher) {
+    auto& st = self->state;
+    if (!st.draining)
+        return;
+    // No claims run any more, so results go out as they come; they reach the dispatcher before
+    // the drain is answered.
+    forward_results(self, dispatcher);
+    if (st.running.empty() && st.drained.pending())
         st.drained.deliver(true);
 }
 
@@ -59,6 +73,7 @@ void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry,
            const std::string& worker, dispatcher_actor dispatcher) {
     auto& st = self->state;
     st.claim_scheduled = false;
+    forward_results(self, dispatcher);
     if (st.draining)
         return;
     int free_slots = cfg.worker_concurrency - static_cast<int>(st.running.size());
@@ -85,7 +100,7 @@ void claim(self_ptr self, const Config& cfg, const HandlerRegistry& registry,
         st.running[attempt_key(job.id, job.attempt)] =
             running_job{job.id, job.attempt, deadline, false};
         const Handler* handler = registry.find(job.job_type);
-        spawn_executor(self->system(), cfg, handler, std::move(job), deadline, dispatcher, self);
+        spawn_executor(self->system(), cfg, handler, std::move(job), deadline, self);
     }
     if (static_cast<int>(jobs.size()) < free_slots) {
         // Nothing more is due now: arm a timer for the earliest future job (a retry or a run_at).
@@ -127,13 +142,15 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
     return {
         [=](wake_atom) { schedule_claim(self); },
         [=](claim_atom) { claim(self, cfg, *registry, worker, dispatcher); },
-        [=](SlotFreed& m) {
-            self->state.running.erase(attempt_key(m.id, m.attempt));
+        [=](AttemptFinished& m) {
+            self->state.running.erase(attempt_key(m.result.id, m.result.attempt));
+            self->state.results.push_back(std::move(m.result));
             // The retry becomes due after the dispatcher has written it; a few ms of slack.
             if (m.retry_in && m.retry_in->count() < cfg.poll_interval_ms)
                 self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5),
                                    wake_atom::value);
-            finish_drain_if_idle(self);
+            finish_drain_if_idle(self, dispatcher);
+            // The claim also forwards the buffered results, one message for all of them.
             schedule_claim(self);
         },
         [=](poll_atom) {
@@ -158,17 +175,18 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
                 log::warn("claimer",
                           "job " + id + " attempt " + std::to_string(job.attempt) +
                               " exceeded JOB_TIMEOUT_S=" + std::to_string(cfg.job_timeout_s));
-                self->send(dispatcher,
-                           AttemptFinished{AttemptResult{
-                               id, job.attempt,
-                               HandlerResult::retry("timeout: attempt ran longer than " +
-                                                    std::to_string(cfg.job_timeout_s) + " s")}});
+                self->state.results.push_back(
+                    AttemptResult{id, job.attempt,
+                                  HandlerResult::retry("timeout: attempt ran longer than " +
+                                                       std::to_string(cfg.job_timeout_s) + " s")});
             }
+            forward_results(self, dispatcher);
             self->delayed_send(self, std::chrono::seconds(1), timeout_atom::value);
         },
         [=](drain_atom) -> caf::result<bool> {
             auto& st = self->state;
             st.draining = true;
+            forward_results(self, dispatcher);
             if (st.running.empty())
                 return true;
             log::info("claimer", "waiting up to " + std::to_string(cfg.shutdown_timeout_s) +
@@ -184,6 +202,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Config cfg, const HandlerReg
             auto& st = self->state;
             if (!st.drained.pending())
                 return;
+            forward_results(self, dispatcher);
             ReleaseJobs release;
             for (const auto& [_, job] : st.running)
                 release.id_attempts.emplace_back(job.id, job.attempt);

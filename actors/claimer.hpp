@@ -16,8 +16,8 @@ using claimer_actor = caf::typed_actor<
     caf::reacts_to<wake_atom>,
     // Self-sent: claim for the free slots now.
     caf::reacts_to<claim_atom>,
-    // From an executor: its job's slot is free.
-    caf::reacts_to<SlotFreed>,
+    // From an executor: its attempt is over; the slot is free, the result goes to the dispatcher.
+    caf::reacts_to<AttemptFinished>,
     // Self-sent timers: fallback poll, heartbeat refresh, deadline check.
     caf::reacts_to<poll_atom>, caf::reacts_to<heartbeat_atom>, caf::reacts_to<timeout_atom>,
     // Stops claiming; answers true once running jobs finished or, after SHUTDOWN_TIMEOUT_S,

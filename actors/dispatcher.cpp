@@ -161,8 +161,9 @@ dispatcher_actor::behavior_type dispatcher(self_ptr self, Config cfg, std::strin
             self->state.submits.push_back(std::move(m));
             schedule_flush(self);
         },
-        [=](AttemptFinished& m) {
-            self->state.results.push_back(std::move(m.result));
+        [=](AttemptsFinished& m) {
+            for (auto& r : m.results)
+                self->state.results.push_back(std::move(r));
             schedule_flush(self);
         },
         [=](ReleaseJobs& m) {

@@ -1,7 +1,7 @@
 #pragma once
 // The dispatcher owns every write of job state except claims: inserts from HTTP, attempt results
-// from executors, releases at shutdown. Writes arriving together share one transaction (group
-// commit), so throughput is not one fsync per request.
+// (forwarded by the claimer), releases at shutdown. Writes arriving together share one transaction
+// (group commit), so throughput is not one fsync per request.
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
@@ -13,8 +13,8 @@ namespace conveyor {
 using dispatcher_actor = caf::typed_actor<
     // Inserts the jobs, then answers 201 (or 503 when the database is down).
     caf::reacts_to<SubmitJobs>,
-    // Buffers an attempt's result for the next write.
-    caf::reacts_to<AttemptFinished>,
+    // Buffers attempts' results for the next write.
+    caf::reacts_to<AttemptsFinished>,
     // Buffers attempts to return to pending, uncounted.
     caf::reacts_to<ReleaseJobs>,
     // Self-sent: writes everything buffered in one transaction.

@@ -41,30 +41,28 @@ namespace {
 
 void executor(caf::event_based_actor* self, const Config* cfg, const Handler* handler,
               ClaimedJob job, std::chrono::steady_clock::time_point deadline,
-              dispatcher_actor dispatcher, claimer_actor claimer) {
+              claimer_actor claimer) {
     auto result = run_attempt(*cfg, handler, job, deadline);
     log::debug("executor", "job " + job.id + " attempt " + std::to_string(job.attempt) + ": " +
                                to_string(result.outcome) +
                                (result.message.empty() ? "" : " (" + result.message + ")"));
-    // The result goes out before the slot is freed, so a drained claimer implies every result
-    // already sits in the dispatcher's mailbox.
     std::optional<std::chrono::milliseconds> retry_in;
     if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
         retry_in = cfg->backoff_after(job.attempt);
-    self->send(dispatcher, AttemptFinished{AttemptResult{job.id, job.attempt, std::move(result)}});
-    self->send(claimer, SlotFreed{std::move(job.id), job.attempt, retry_in});
+    self->send(claimer,
+               AttemptFinished{AttemptResult{std::move(job.id), job.attempt, std::move(result)},
+                               retry_in});
 }
 
 } // namespace
 
 void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler,
                     ClaimedJob job, std::chrono::steady_clock::time_point deadline,
-                    dispatcher_actor dispatcher, claimer_actor claimer) {
+                    claimer_actor claimer) {
     if (handler && handler->blocking())
-        sys.spawn<caf::detached>(executor, &cfg, handler, std::move(job), deadline, dispatcher,
-                                 claimer);
+        sys.spawn<caf::detached>(executor, &cfg, handler, std::move(job), deadline, claimer);
     else
-        sys.spawn(executor, &cfg, handler, std::move(job), deadline, dispatcher, claimer);
+        sys.spawn(executor, &cfg, handler, std::move(job), deadline, claimer);
 }
 
 } // namespace conveyor

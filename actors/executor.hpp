@@ -1,17 +1,17 @@
 #pragma once
-// An executor runs one attempt of one job, reports the result to the dispatcher and frees its
-// slot at the claimer, then exits. Blocking handlers get a thread of their own.
+// An executor runs one attempt of one job and reports its result to the claimer (which frees the
+// slot and forwards results to the dispatcher in batches), then exits. Blocking handlers get a
+// thread of their own.
 #include <caf/actor_system.hpp>
 
 #include "actors/claimer.hpp"
-#include "actors/dispatcher.hpp"
 #include "handlers/handler.hpp"
 
 namespace conveyor {
 
 void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler,
                     ClaimedJob job, std::chrono::steady_clock::time_point deadline,
-                    dispatcher_actor dispatcher, claimer_actor claimer);
+                    claimer_actor claimer);
 
 // Runs the handler with its checks; what the executor does, callable without actors in tests.
 HandlerResult run_attempt(const Config& cfg, const Handler* handler, const ClaimedJob& job,

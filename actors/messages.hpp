@@ -46,16 +46,17 @@ struct CheckHealth {
     Responder reply;
 };
 
-// executor → dispatcher: the outcome of one attempt, to be written.
-struct AttemptFinished {
-    AttemptResult result;
+// claimer → dispatcher: outcomes of attempts, to be written (batched: one message per claim
+// cycle rather than one per job, which spares a thread wake-up per job).
+struct AttemptsFinished {
+    std::vector<AttemptResult> results;
 };
 
-// executor → claimer: the slot of this job is free again. When the attempt will be retried,
-// `retry_in` says when, so this process claims it on time without waiting for a poll.
-struct SlotFreed {
-    std::string id;
-    int attempt = 0;
+// executor → claimer: the attempt is over; its slot is free and its result goes on to the
+// dispatcher. When the attempt will be retried, `retry_in` says when, so this process claims it
+// on time without waiting for a poll.
+struct AttemptFinished {
+    AttemptResult result;
     std::optional<std::chrono::milliseconds> retry_in;
 };
 
@@ -86,8 +87,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SubmitJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetJob)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ListJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptsFinished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SlotFreed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ReleaseJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

@@ -28,7 +28,10 @@ const char* kInsertJobs =
     "RETURNING id::text, " JOB_JSON("jobs");
 
 const char* kApplyResults =
-    "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, "
+    // The materialized CTE parses the JSON once; each row is then found through the primary key
+    // (the writer connection never plans sequential scans, see connection.cpp).
+    "WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt "
+    "int, "
     "outcome text, error text)) "
     "UPDATE jobs j SET "
     " status = CASE WHEN r.outcome = 'success' THEN 'done' "
@@ -41,15 +44,16 @@ const char* kApplyResults =
         "$4") " ELSE j.scheduled_at END,"
               " processing_started_at = NULL, heartbeat_at = NULL, locked_by = NULL, updated_at = "
               "now() "
-              "FROM r WHERE j.id = r.id AND j.status = 'processing' AND j.locked_by = $2 "
-              "AND j.attempts = r.attempt";
+              "FROM r WHERE j.id = r.id AND j.status = 'processing' "
+              "AND j.locked_by = $2 AND j.attempts = r.attempt";
 
 const char* kReleaseJobs =
-    "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int)) "
+    "WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt "
+    "int)) "
     "UPDATE jobs j SET status = 'pending', attempts = j.attempts - 1, scheduled_at = now(),"
     " processing_started_at = NULL, heartbeat_at = NULL, locked_by = NULL, updated_at = now() "
-    "FROM r WHERE j.id = r.id AND j.status = 'processing' AND j.locked_by = $2 "
-    "AND j.attempts = r.attempt";
+    "FROM r WHERE j.id = r.id AND j.status = 'processing' "
+    "AND j.locked_by = $2 AND j.attempts = r.attempt";
 
 const char* kClaimJobs =
     "WITH c AS (SELECT id FROM jobs WHERE status = 'pending' AND scheduled_at <= now() "
