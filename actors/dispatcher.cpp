@@ -86,6 +86,27 @@ void write_group(self_ptr self, std::vector<SubmitJobs>& submits, bool with_upda
     }
 }
 
+void retry_updates_later(self_ptr self) {
+    auto& st = self->state;
+    if (st.results.empty() && st.releases.empty())
+        return;
+    // Results and releases stay buffered: retry with backoff, never drop them silently.
+    if (++st.failed_flushes > 30) {
+        log::error("dispatcher",
+                   "dropping " + std::to_string(st.results.size()) +
+                       " results after 30 failed writes; the reaper will retry those jobs");
+        st.results.clear();
+        st.releases.clear();
+        st.failed_flushes = 0;
+        return;
+    }
+    if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->delayed_send(self, std::chrono::milliseconds(std::min(1000, 50 * st.failed_flushes)),
+                           flush_atom::value);
+    }
+}
+
 void flush(self_ptr self, const Config& cfg, const std::string& worker) {
     auto& st = self->state;
     st.flush_scheduled = false;
@@ -104,40 +125,40 @@ void flush(self_ptr self, const Config& cfg, const std::string& worker) {
             s.reply(
                 error_reply(503, "database_unavailable",
                             "the database is not reachable; the job was not stored, retry later"));
+        retry_updates_later(self);
+        return;
     } catch (const std::exception& e) {
         st.conn->reset_if_broken();
         log::error("dispatcher", std::string("write failed: ") + e.what());
-        // One bad submission must not fail the others: retry each alone, without updates.
-        for (auto& s : submits) {
-            std::vector<SubmitJobs> one;
-            one.push_back(std::move(s));
-            try {
-                write_group(self, one, false, cfg, worker);
-            } catch (const std::exception& e2) {
-                st.conn->reset_if_broken();
-                log::error("dispatcher", std::string("insert failed: ") + e2.what());
-                one.front().reply(error_reply(500, "internal_error",
-                                              "the job could not be stored; see the server log"));
-            }
+    }
+    // One bad submission must not fail the others, nor hold back the results: write each
+    // submission alone, then the results alone.
+    for (auto& s : submits) {
+        std::vector<SubmitJobs> one;
+        one.push_back(std::move(s));
+        try {
+            write_group(self, one, false, cfg, worker);
+        } catch (const std::exception& e) {
+            st.conn->reset_if_broken();
+            log::error("dispatcher", std::string("insert failed: ") + e.what());
+            bool down = dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr;
+            one.front().reply(down
+                                  ? error_reply(503, "database_unavailable",
+                                                "the database is not reachable; retry later")
+                                  : error_reply(500, "internal_error",
+                                                "the job could not be stored; see the server log"));
         }
     }
-    // Results and releases stay buffered: retry them with backoff, never drop them silently.
-    if (!st.results.empty() || !st.releases.empty()) {
-        if (++st.failed_flushes > 30) {
-            log::error("dispatcher",
-                       "dropping " + std::to_string(st.results.size()) +
-                           " results after 30 failed writes; the reaper will retry those jobs");
-            st.results.clear();
-            st.releases.clear();
-            st.failed_flushes = 0;
-            return;
-        }
-        if (!st.flush_scheduled) {
-            st.flush_scheduled = true;
-            self->delayed_send(self,
-                               std::chrono::milliseconds(std::min(1000, 50 * st.failed_flushes)),
-                               flush_atom::value);
-        }
+    if (st.results.empty() && st.releases.empty())
+        return;
+    try {
+        std::vector<SubmitJobs> none;
+        write_group(self, none, true, cfg, worker);
+        st.failed_flushes = 0;
+    } catch (const std::exception& e) {
+        st.conn->reset_if_broken();
+        log::error("dispatcher", std::string("writing results failed: ") + e.what());
+        retry_updates_later(self);
     }
 }
 

@@ -1,6 +1,7 @@
 #include "service.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -68,6 +69,13 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // Every connection and SSE stream is a descriptor: use all the system allows, not the
+    // conservative default soft limit of 1024.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     if (run_migrations(cfg) != 0)
         return 1;

@@ -35,6 +35,28 @@ std::variant<json, ApiError> parse_json(const std::string& body) {
     return j;
 }
 
+// PostgreSQL's jsonb cannot hold \u0000: the path of the first string or key holding one.
+std::optional<std::string> nul_path(const json& v, const std::string& path) {
+    if (v.is_string())
+        return v.get_ref<const std::string&>().find('\0') != std::string::npos
+                   ? std::optional<std::string>(path)
+                   : std::nullopt;
+    if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            std::string key = it.key();
+            if (key.find('\0') != std::string::npos)
+                return path + " (a key)";
+            if (auto p = nul_path(it.value(), path + "." + key))
+                return p;
+        }
+    } else if (v.is_array()) {
+        for (size_t i = 0; i < v.size(); ++i)
+            if (auto p = nul_path(v[i], path + "[" + std::to_string(i) + "]"))
+                return p;
+    }
+    return std::nullopt;
+}
+
 // `where` prefixes messages in batches: "jobs[3]: ".
 std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry& registry,
                                             const std::string& where) {
@@ -55,6 +77,10 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
             return invalid("invalid_payload", where + "payload must be a JSON object");
         payload = *p;
     }
+    if (auto path = nul_path(payload, "payload"))
+        return invalid("invalid_payload",
+                       where + *path +
+                           " contains a NUL character (\\u0000), which cannot be stored");
     if (auto err = handler->validate(payload))
         return invalid("invalid_payload", where + *err);
     job.payload = payload.dump(-1, ' ', false, json::error_handler_t::replace);

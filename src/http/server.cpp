@@ -217,6 +217,13 @@ struct HttpServer::Impl {
         std::map<std::string, std::string> params;
         for (const auto& [k, v] : *qs) {
             std::string key(k.data(), k.size());
+            // libpq takes parameters as C strings: a NUL would silently cut the value short.
+            if (key.find('\0') != std::string::npos ||
+                v.find('\0') != restinio::string_view_t::npos) {
+                answer_error(req, 400, "invalid_query",
+                             "query parameters must not contain NUL (%00)");
+                return std::nullopt;
+            }
             if (params.count(key)) {
                 answer_error(req, 400, "invalid_query", "parameter '" + key + "' given twice");
                 return std::nullopt;
@@ -354,6 +361,8 @@ void HttpServer::start() {
             .request_handler(impl->routes())
             .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
                                           .max_body_size(hard_limit)
+                                          .max_url_size(16 * 1024)
+                                          .max_field_name_size(1024)
                                           .max_field_count(100)
                                           .max_field_value_size(16384))
             .read_next_http_message_timelimit(std::chrono::seconds(impl->cfg.http_read_timeout_s))

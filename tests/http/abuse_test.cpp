@@ -572,10 +572,9 @@ TEST_CASE("SQL metacharacters are data: stored verbatim, never executed") {
     CHECK(api.healthy());
 }
 
-// PostgreSQL's jsonb refuses \u0000 ("unsupported Unicode escape sequence"): today the insert
-// fails and the client gets 500 internal_error. Reported; [!mayfail] until the server refuses
-// such payloads with 422 (or stores them some other way).
-TEST_CASE("NUL characters in payload strings are not a 500", "[!mayfail]") {
+// PostgreSQL's jsonb refuses \u0000 ("unsupported Unicode escape sequence"): the API refuses such
+// payloads up front with 422 naming the place, instead of failing the insert with a 500.
+TEST_CASE("NUL characters in payload strings are refused with 422 naming where") {
     Api api;
     const std::vector<std::string> bodies = {
         R"({"job_type":"noop","payload":{"s":"a\u0000b"}})",
@@ -586,24 +585,25 @@ TEST_CASE("NUL characters in payload strings are not a 500", "[!mayfail]") {
     for (const auto& b : bodies) {
         auto r = http_post_json(api.url("/jobs"), b);
         INFO("POST /jobs " << b << " -> " << r.status << " " << r.body);
-        CHECK((r.status == 201 || r.status == 400 || r.status == 422));
+        CHECK(r.status == 422);
+        CHECK(r.json()["error"]["code"] == "invalid_payload");
+        CHECK(r.json()["error"]["message"].get<std::string>().find("payload") == 0);
         auto batch = http_post_json(api.url("/jobs/batch"), R"({"jobs":[)" + b + "]}");
         INFO("POST /jobs/batch -> " << batch.status << " " << batch.body);
-        CHECK((batch.status == 201 || batch.status == 400 || batch.status == 422));
+        CHECK(batch.status == 422);
+        CHECK(batch.json()["error"]["message"].get<std::string>().find("jobs[0]: payload") == 0);
     }
     CHECK(api.healthy());
 }
 
-// libpq passes parameters as C strings, so "noop\0x" reaches SQL as "noop". Reported;
-// [!mayfail] until the server refuses NUL in query parameters (400) or matches exactly.
-TEST_CASE("a NUL in a query parameter never matches a truncated value", "[!mayfail]") {
+// libpq passes parameters as C strings, so "noop\0x" would reach SQL as "noop": refused with 400.
+TEST_CASE("a NUL in a query parameter is refused instead of matching a truncated value") {
     Api api;
     REQUIRE(http_post_json(api.url("/jobs"), R"({"job_type":"noop"})").status == 201);
     auto list = http_get(api.url("/jobs?job_type=noop%00x"));
     INFO(list.status << " " << list.body);
-    CHECK((list.status == 200 || list.status == 400));
-    if (list.status == 200)
-        CHECK(list.json() == json::array());
+    CHECK(list.status == 400);
+    CHECK(list.json()["error"]["code"] == "invalid_query");
 }
 
 TEST_CASE("submissions that cannot be stored do not fail the good ones sent with them") {

@@ -37,10 +37,13 @@ TEST_CASE("fuzz: a raw NUL byte in a body is malformed JSON, not the end of the 
     auto batch = parse_batch(with_nul(R"({"jobs":[{"job_type":"noop"}]})", "x"), registry());
     REQUIRE(std::holds_alternative<ApiError>(batch));
     CHECK(std::get<ApiError>(batch).code == "malformed_json");
-    // Escaped NULs inside strings are JSON (whether they can be stored is the HTTP layer's
-    // concern), so they still parse.
-    CHECK(std::holds_alternative<NewJob>(
-        parse_submission(R"({"job_type":"noop","payload":{"s":"a\u0000b"}})", registry())));
+    // Escaped NULs inside strings are valid JSON, but jsonb cannot store them: refused as an
+    // invalid payload that names where the NUL is.
+    auto escaped =
+        parse_submission(R"({"job_type":"noop","payload":{"s":"a\u0000b"}})", registry());
+    REQUIRE(std::holds_alternative<ApiError>(escaped));
+    CHECK(std::get<ApiError>(escaped).status == 422);
+    CHECK(std::get<ApiError>(escaped).message.find("payload.s contains a NUL") == 0);
 }
 
 // fuzz_json_depth: the depth guard also counts brackets after a NUL byte. Over-counting is the
