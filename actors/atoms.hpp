@@ -12,6 +12,7 @@ using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>; // claimer: r
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;     // claimer: check deadlines
 using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: look for lost jobs
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
 using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
 using drain_atom = caf::atom_constant<caf::atom("drain")>;         // graceful shutdown, step 1
 using stop_atom = caf::atom_constant<caf::atom("stop")>;           // graceful shutdown, last step

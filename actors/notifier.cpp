@@ -75,7 +75,10 @@ struct EventReader {
     void read(pqxx::connection& conn, const sse_broadcaster_actor& broadcaster) {
         pending = false;
         last_read = clock::now();
-        auto rows = store::read_events(conn, last, kReadLimit);
+        // While waiting for a gap to fill, look only just past it: the rows behind it were read
+        // already and will come again in the full read that follows.
+        const int limit = gap_since ? 64 : kReadLimit;
+        auto rows = store::read_events(conn, last, limit);
         EventBatch batch;
         bool stopped_at_gap = false;
         for (auto& e : rows) {
@@ -96,7 +99,7 @@ struct EventReader {
         }
         if (!stopped_at_gap)
             gap_since.reset();
-        if (static_cast<int>(rows.size()) == kReadLimit && !stopped_at_gap)
+        if (static_cast<int>(rows.size()) == limit && !stopped_at_gap)
             pending = true;
         if (!batch.events.empty()) {
             trailing_at = last_read + kTrailingRead;

@@ -19,11 +19,17 @@ struct subscriber {
     EventFilter filter;
     bool wrote_since_tick = false;
     std::optional<std::chrono::steady_clock::time_point> behind_since;
+    // A client resuming here with an id another process already sent it: nothing up to it again.
+    std::uint64_t after_id = 0;
 };
 
 struct broadcaster_state {
     std::deque<JobEvent> window;
     std::uint64_t latest_id = 0; // newest event seen, even when the window is empty
+    // Events in `window` not yet written to subscribers (std::deque keeps them in place).
+    std::vector<const JobEvent*> undelivered;
+    bool delivery_scheduled = false;
+    std::chrono::steady_clock::time_point last_delivery{};
     std::unordered_map<std::uint64_t, subscriber> subscribers;
     std::uint64_t next_subscriber = 1;
     std::shared_ptr<std::atomic<int>> count;
@@ -72,53 +78,88 @@ void drop(self_ptr self, std::uint64_t id, const char* why = nullptr) {
                          " streams open");
 }
 
+// Sends the events gathered since the last delivery to every matching subscriber.
+void deliver_pending(self_ptr self) {
+    auto& st = self->state;
+    st.delivery_scheduled = false;
+    st.last_delivery = std::chrono::steady_clock::now();
+    if (st.undelivered.empty())
+        return;
+    std::vector<std::uint64_t> gone;
+    // Unfiltered subscribers all get the same bytes: build them once and share the buffer.
+    std::shared_ptr<std::string> everything;
+    for (auto& [id, sub] : st.subscribers) {
+        std::shared_ptr<std::string> chunk;
+        if (sub.after_id >= st.undelivered.front()->id) {
+            chunk = std::make_shared<std::string>();
+            for (const auto* e : st.undelivered)
+                if (e->id > sub.after_id && sub.filter.matches(*e))
+                    *chunk += e->frame;
+        } else if (sub.filter.empty()) {
+            if (!everything) {
+                everything = std::make_shared<std::string>();
+                for (const auto* e : st.undelivered)
+                    *everything += e->frame;
+            }
+            chunk = everything;
+        } else {
+            chunk = std::make_shared<std::string>();
+            for (const auto* e : st.undelivered)
+                if (sub.filter.matches(*e))
+                    *chunk += e->frame;
+        }
+        if (!chunk->empty() && !deliver(sub, chunk))
+            gone.push_back(id);
+    }
+    st.undelivered.clear();
+    for (auto id : gone)
+        drop(self, id);
+}
+
 void on_batch(self_ptr self, EventBatch& batch) {
     auto& st = self->state;
     for (const auto& e : batch.events)
         st.latest_id = std::max(st.latest_id, e.id);
-    if (!batch.window) {
-        std::vector<std::uint64_t> gone;
-        // Unfiltered subscribers all get the same bytes: build them once and share the buffer.
-        std::shared_ptr<std::string> everything;
-        for (auto& [id, sub] : st.subscribers) {
-            std::shared_ptr<std::string> chunk;
-            if (sub.filter.empty()) {
-                if (!everything) {
-                    everything = std::make_shared<std::string>();
-                    for (const auto& e : batch.events)
-                        *everything += e.frame;
-                }
-                chunk = everything;
-            } else {
-                chunk = std::make_shared<std::string>();
-                for (const auto& e : batch.events)
-                    if (sub.filter.matches(e))
-                        *chunk += e.frame;
-            }
-            if (!chunk->empty() && !deliver(sub, chunk))
-                gone.push_back(id);
-        }
-        for (auto id : gone)
-            drop(self, id);
-    }
-    for (auto& e : batch.events)
+    for (auto& e : batch.events) {
         st.window.push_back(std::move(e));
-    while (st.window.size() > kEventWindow)
+        if (!batch.window)
+            st.undelivered.push_back(&st.window.back());
+    }
+    // Trim only what has been delivered (undelivered events are the newest ones).
+    while (st.window.size() > kEventWindow && st.window.size() > st.undelivered.size())
         st.window.pop_front();
+    if (st.undelivered.empty() || st.delivery_scheduled)
+        return;
+    // Each write to a stream costs a trip through the HTTP I/O threads: with many subscribers,
+    // writing at most every kDeliveryInterval keeps that cost bounded, at that price in delay.
+    auto due = st.last_delivery + kDeliveryInterval;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= due || st.subscribers.empty()) {
+        deliver_pending(self);
+    } else {
+        st.delivery_scheduled = true;
+        self->delayed_send(self, std::chrono::duration_cast<std::chrono::microseconds>(due - now),
+                           deliver_atom::value);
+    }
 }
 
 void on_subscribe(self_ptr self, Subscribe& m) {
     auto& st = self->state;
-    subscriber sub{std::move(m.sink), std::move(m.filter), false, std::nullopt};
+    subscriber sub{std::move(m.sink), std::move(m.filter), false, std::nullopt,
+                   m.resume ? m.last_event_id : 0};
     if (m.resume) {
         bool in_window = !st.window.empty() ? m.last_event_id + 1 >= st.window.front().id &&
                                                   m.last_event_id <= st.latest_id
                                             : m.last_event_id == st.latest_id;
         std::string chunk;
         if (in_window) {
-            for (const auto& e : st.window)
+            // Events not yet delivered reach this subscriber with everyone else's next write.
+            auto delivered = st.window.size() - st.undelivered.size();
+            for (std::size_t i = 0; i < delivered; ++i) {
+                const auto& e = st.window[i];
                 if (e.id > m.last_event_id && sub.filter.matches(e))
                     chunk += e.frame;
+            }
         } else {
             // The client missed more than we kept (or comes from another database): it must
             // refetch.
@@ -141,6 +182,7 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
     self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
     return {
         [=](EventBatch& b) { on_batch(self, b); },
+        [=](deliver_atom) { deliver_pending(self); },
         [=](Subscribe& m) { on_subscribe(self, m); },
         [=](keepalive_atom) {
             std::vector<std::uint64_t> gone;

@@ -22,10 +22,14 @@ constexpr std::size_t kEventWindow = 10000;
 constexpr std::size_t kSlowPendingBytes = 256 * 1024;
 constexpr std::chrono::seconds kSlowFor{5};
 constexpr std::size_t kMaxPendingBytes = 8 * 1024 * 1024;
+// Subscribers are written to at most this often; events arriving meanwhile go out together.
+constexpr std::chrono::milliseconds kDeliveryInterval{15};
 
 using sse_broadcaster_actor = caf::typed_actor<
     // From the notifier: new events, in id order.
     caf::reacts_to<EventBatch>,
+    // Self-sent: write the events gathered since the last delivery.
+    caf::reacts_to<deliver_atom>,
     // From HTTP: a new stream; replays what it missed when resuming, then sends live events.
     caf::reacts_to<Subscribe>,
     // Self-sent every SSE_KEEPALIVE_S: comment lines to idle streams, cleanup of dead ones.
