@@ -18,6 +18,8 @@
 #include <memory>
 #include <thread>
 
+#include "http/request_parsing.hpp"
+#include "support/api.hpp"
 #include "support/database.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
@@ -29,36 +31,6 @@ using Clock = std::chrono::steady_clock;
 using Env = std::map<std::string, std::string>;
 
 namespace {
-
-struct Api {
-    TestDatabase db;
-    ServerProcess server;
-    explicit Api(std::map<std::string, std::string> env = {})
-        : server(conveyor_binary(), merged(db.url(), std::move(env))) {
-        REQUIRE(server.wait_ready());
-    }
-    static std::map<std::string, std::string> merged(const std::string& url,
-                                                     std::map<std::string, std::string> env) {
-        env.emplace("DATABASE_URL", url);
-        return env;
-    }
-    std::string url(const std::string& path) const { return server.base_url() + path; }
-    // A normal client is answered promptly.
-    bool healthy(long timeout_ms = 5000) const {
-        auto r = http("GET", url("/healthz"), "", {}, timeout_ms);
-        return r.status == 200;
-    }
-};
-
-void check_error(const HttpResponse& r, long status, const std::string& code) {
-    INFO(r.status << " " << r.body);
-    CHECK(r.status == status);
-    CHECK(r.header("content-type") == "application/json");
-    auto j = r.json();
-    REQUIRE(j.is_object());
-    CHECK(j["error"]["code"] == code);
-    CHECK(j["error"]["message"].is_string());
-}
 
 // One raw TCP connection to the server, with bounded non-blocking I/O.
 class RawConn {
@@ -194,18 +166,7 @@ std::string post_head(const std::string& path, size_t content_length,
 }
 
 std::string percent_encode(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return conveyor::url_encode(s);
 }
 
 // Whether this build of the server knows a setting (listed by --help).

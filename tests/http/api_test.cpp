@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "support/api.hpp"
 #include "support/database.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
@@ -14,35 +15,6 @@ using namespace testsupport;
 using nlohmann::json;
 
 namespace {
-
-// A server whose workers never claim (a huge poll interval and no NOTIFY-driven claims would
-// still run jobs), so jobs stay pending: concurrency 1 and a job type that does not exist in
-// production is not needed — API tests only look at what was stored.
-struct Api {
-    TestDatabase db;
-    ServerProcess server;
-    explicit Api(std::map<std::string, std::string> env = {})
-        : server(conveyor_binary(), merged(db.url(), std::move(env))) {
-        REQUIRE(server.wait_ready());
-    }
-    static std::map<std::string, std::string> merged(const std::string& url,
-                                                     std::map<std::string, std::string> env) {
-        env.emplace("DATABASE_URL", url);
-        return env;
-    }
-    std::string url(const std::string& path) const { return server.base_url() + path; }
-};
-
-void check_error(const HttpResponse& r, long status, const std::string& code) {
-    INFO(r.body);
-    CHECK(r.status == status);
-    CHECK(r.header("content-type") == "application/json");
-    auto j = r.json();
-    REQUIRE(j.is_object());
-    CHECK(j["error"]["code"] == code);
-    CHECK(j["error"]["message"].is_string());
-    CHECK_FALSE(j["error"]["message"].get<std::string>().empty());
-}
 
 bool is_rfc3339_ms(const json& v) {
     if (!v.is_string())

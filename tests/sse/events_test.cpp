@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "support/api.hpp"
 #include "support/database.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
@@ -23,10 +24,7 @@ namespace {
 
 std::unique_ptr<ServerProcess> start(const TestDatabase& db,
                                      std::map<std::string, std::string> env = {}) {
-    env.emplace("DATABASE_URL", db.url());
-    auto p = std::make_unique<ServerProcess>(testd_binary(), env);
-    REQUIRE(p->wait_ready());
-    return p;
+    return start_service(testd_binary(), db, std::move(env));
 }
 
 std::string submit(const ServerProcess& s, const json& job) {
