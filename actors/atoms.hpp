@@ -1,12 +1,12 @@
 #pragma once
-// Every atom of the system, declared once.
+// Every atom of the system, declared once, each with one meaning.
 #include <caf/atom.hpp>
 
 namespace conveyor {
 
 using wake_atom = caf::atom_constant<caf::atom("wake")>;           // work may be available
 using claim_atom = caf::atom_constant<caf::atom("claim")>;         // claimer: run a claim now
-using flush_atom = caf::atom_constant<caf::atom("flush")>;         // dispatcher: write the buffer
+using flush_atom = caf::atom_constant<caf::atom("flush")>;         // writer: write the buffer
 using poll_atom = caf::atom_constant<caf::atom("poll")>;           // claimer: fallback poll tick
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>; // claimer: refresh heartbeats
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;     // claimer: check deadlines
@@ -14,7 +14,11 @@ using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: lo
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
 using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
-using drain_atom = caf::atom_constant<caf::atom("drain")>;         // graceful shutdown, step 1
-using stop_atom = caf::atom_constant<caf::atom("stop")>;           // graceful shutdown, last step
+// Shutdown, step 1 (claimer only): take no new work, answer true once running attempts ended.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+// claimer, self-sent: the drain's grace period is over; release what still runs.
+using grace_atom = caf::atom_constant<caf::atom("grace")>;
+// Shutdown, last step (every actor): finish what is buffered, answer true, quit.
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 } // namespace conveyor

@@ -39,30 +39,45 @@ HandlerResult run_attempt(const Config& cfg, const Handler* handler, const Claim
 
 namespace {
 
-void executor(caf::event_based_actor* self, const Config* cfg, const Handler* handler,
-              ClaimedJob job, std::chrono::steady_clock::time_point deadline,
-              claimer_actor claimer) {
+// Every failure is visible at the default level (info); a final one is a warning.
+void log_outcome(const ClaimedJob& job, const HandlerResult& result,
+                 std::optional<std::chrono::milliseconds> retry_in) {
+    std::string what = "job " + job.id + " (" + job.job_type + ") attempt " +
+                       std::to_string(job.attempt) + "/" + std::to_string(job.max_attempts);
+    if (result.outcome == Outcome::success)
+        log::debug("executor", what + ": done");
+    else if (retry_in)
+        log::info("executor", what + " failed, retrying in " + std::to_string(retry_in->count()) +
+                                  " ms: " + result.message);
+    else if (result.outcome == Outcome::permanent)
+        log::warn("executor", what + " failed permanently: " + result.message);
+    else
+        log::warn("executor", what + " failed, no attempts left: " + result.message);
+}
+
+void executor(caf::event_based_actor* self, std::shared_ptr<const Config> cfg,
+              const Handler* handler, ClaimedJob job,
+              std::chrono::steady_clock::time_point deadline, claimer_actor claimer) {
     auto result = run_attempt(*cfg, handler, job, deadline);
-    log::debug("executor", "job " + job.id + " attempt " + std::to_string(job.attempt) + ": " +
-                               to_string(result.outcome) +
-                               (result.message.empty() ? "" : " (" + result.message + ")"));
     std::optional<std::chrono::milliseconds> retry_in;
     if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
         retry_in = cfg->backoff_after(job.attempt);
-    self->send(claimer,
-               AttemptFinished{AttemptResult{std::move(job.id), job.attempt, std::move(result)},
-                               retry_in});
+    log_outcome(job, result, retry_in);
+    self->send(claimer, AttemptFinished{AttemptResult{AttemptRef{std::move(job.id), job.attempt},
+                                                      std::move(result)},
+                                        retry_in});
 }
 
 } // namespace
 
-void spawn_executor(caf::actor_system& sys, const Config& cfg, const Handler* handler,
-                    ClaimedJob job, std::chrono::steady_clock::time_point deadline,
-                    claimer_actor claimer) {
+void spawn_executor(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                    const Handler* handler, ClaimedJob job,
+                    std::chrono::steady_clock::time_point deadline, claimer_actor claimer) {
     if (handler && handler->blocking())
-        sys.spawn<caf::detached>(executor, &cfg, handler, std::move(job), deadline, claimer);
+        sys.spawn<caf::detached>(executor, std::move(cfg), handler, std::move(job), deadline,
+                                 claimer);
     else
-        sys.spawn(executor, &cfg, handler, std::move(job), deadline, claimer);
+        sys.spawn(executor, std::move(cfg), handler, std::move(job), deadline, claimer);
 }
 
 } // namespace conveyor

@@ -1,68 +1,63 @@
 #pragma once
-// Plain data exchanged between actors and with the HTTP front end.
+// Plain data exchanged between actors and with the HTTP front end. Nothing here knows HTTP: a
+// request carries a ReplyTo, which the front end turns into a response (src/http/replies.cpp).
 #include <chrono>
-#include <functional>
+#include <memory>
 #include <optional>
-#include <string>
-#include <utility>
+#include <variant>
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
-#include "event.hpp"
-#include "http/request_parsing.hpp"
-#include "job.hpp"
+#include "actors/sse_sink.hpp"
+#include "model/event.hpp"
+#include "model/job.hpp"
+#include "model/outcome.hpp"
 
 namespace conveyor {
 
-struct HttpReply {
-    int status = 200;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-};
+// --- Writer commands: every write of job state except claims. Commands that reach the writer
+// together share one transaction; each kind is written as one statement for the whole group.
 
-// Answers one HTTP request; callable from any thread, exactly once.
-using Responder = std::function<void(HttpReply)>;
-
-HttpReply error_reply(int status, const std::string& code, const std::string& message);
-
-// HTTP → dispatcher: insert jobs (one for POST /jobs, many for /jobs/batch), then answer.
-struct SubmitJobs {
+// Insert jobs (one for POST /jobs, many for /jobs/batch), then answer Inserted.
+struct InsertJobs {
     std::vector<NewJob> jobs;
     bool batch = false;
-    Responder reply;
+    ReplyTo reply;
+    std::vector<std::string> rendered; // filled by the writer: the stored jobs as API JSON
 };
 
-// HTTP → reader.
-struct GetJob {
-    std::string id;
-    Responder reply;
-};
-struct ListJobs {
-    ListQuery query;
-    Responder reply;
-};
-struct CheckHealth {
-    Responder reply;
-};
-
-// claimer → dispatcher: outcomes of attempts, to be written (batched: one message per claim
-// cycle rather than one per job, which spares a thread wake-up per job).
-struct AttemptsFinished {
+// Record the outcomes of finished attempts (batched: one command per claim cycle).
+struct RecordResults {
     std::vector<AttemptResult> results;
 };
 
+// Return running attempts to pending, uncounted (shutdown after the grace period).
+struct ReleaseAttempts {
+    std::vector<AttemptRef> attempts;
+};
+
+using WriteCommand = std::variant<InsertJobs, RecordResults, ReleaseAttempts>;
+
+// --- Reads, answered by a reader.
+struct GetJob {
+    std::string id;
+    ReplyTo reply;
+};
+struct ListJobs {
+    ListQuery query;
+    ReplyTo reply;
+};
+struct CheckHealth {
+    ReplyTo reply;
+};
+
 // executor → claimer: the attempt is over; its slot is free and its result goes on to the
-// dispatcher. When the attempt will be retried, `retry_in` says when, so this process claims it
-// on time without waiting for a poll.
+// writer. When the attempt will be retried, `retry_in` says when, so this process claims it on
+// time without waiting for a poll.
 struct AttemptFinished {
     AttemptResult result;
     std::optional<std::chrono::milliseconds> retry_in;
-};
-
-// claimer → dispatcher at shutdown: return these attempts to pending, uncounted.
-struct ReleaseJobs {
-    std::vector<std::pair<std::string, int>> id_attempts;
 };
 
 // notifier → broadcaster: new events in id order. `window` marks the retained history loaded at
@@ -83,12 +78,10 @@ struct Subscribe {
 } // namespace conveyor
 
 // None of these leave the process, so they need no serialization.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::SubmitJobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::WriteCommand)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetJob)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ListJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptsFinished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ReleaseJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

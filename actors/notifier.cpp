@@ -108,7 +108,7 @@ struct EventReader {
     }
 };
 
-void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer,
+void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, claimer_actor claimer,
               sse_broadcaster_actor broadcaster) {
     bool running = true;
     bool window_loaded = false;
@@ -117,12 +117,17 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer,
     EventReader reader;
     int failures = 0;
     auto check_mailbox = [&](std::chrono::milliseconds wait) {
-        self->receive([&](stop_atom) { running = false; }, caf::after(wait) >> [] {});
+        self->receive(
+            [&](stop_atom) {
+                running = false;
+                return true;
+            },
+            caf::after(wait) >> [] {});
     };
     while (running) {
         try {
             if (!conn) {
-                conn = store::connect(cfg.database_url, store::Role::listener);
+                conn = store::connect(cfg->database_url, store::Role::listener);
                 wake = std::make_unique<Receiver>(
                     *conn, "conveyor_wake", [&] { caf::anon_send(claimer, wake_atom::value); });
                 events = std::make_unique<Receiver>(*conn, "conveyor_events",
@@ -165,15 +170,18 @@ void notifier(caf::blocking_actor* self, Config cfg, claimer_actor claimer,
         // Only look when something is there: a receive with a zero timeout costs a trip through
         // CAF's clock thread, thousands of times a second under load.
         if (self->has_next_message())
-            self->receive([&](stop_atom) { running = false; });
+            self->receive([&](stop_atom) {
+                running = false;
+                return true;
+            });
     }
 }
 
 } // namespace
 
-caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer,
-                          sse_broadcaster_actor broadcaster) {
-    return sys.spawn<caf::detached>(notifier, cfg, claimer, broadcaster);
+caf::actor spawn_notifier(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                          claimer_actor claimer, sse_broadcaster_actor broadcaster) {
+    return sys.spawn<caf::detached>(notifier, std::move(cfg), claimer, broadcaster);
 }
 
 } // namespace conveyor

@@ -14,8 +14,8 @@
 
 namespace conveyor {
 
-// A blocking actor on its own thread; stops on stop_atom.
-caf::actor spawn_notifier(caf::actor_system& sys, const Config& cfg, claimer_actor claimer,
-                          sse_broadcaster_actor broadcaster);
+// A blocking actor on its own thread; on stop_atom it answers true and quits.
+caf::actor spawn_notifier(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                          claimer_actor claimer, sse_broadcaster_actor broadcaster);
 
 } // namespace conveyor

@@ -15,8 +15,10 @@ using reader_actor = caf::typed_actor<
     // Answers GET /jobs: 200 with a page of jobs and a Link header when more exist.
     caf::reacts_to<ListJobs>,
     // Answers GET /healthz.
-    caf::reacts_to<CheckHealth>, caf::reacts_to<stop_atom>>;
+    caf::reacts_to<CheckHealth>,
+    // Quits; answers true.
+    caf::replies_to<stop_atom>::with<bool>>;
 
-reader_actor spawn_reader(caf::actor_system& sys, const Config& cfg);
+reader_actor spawn_reader(caf::actor_system& sys, std::shared_ptr<const Config> cfg);
 
 } // namespace conveyor

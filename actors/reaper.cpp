@@ -18,27 +18,28 @@ struct reaper_state {
 
 using self_ptr = reaper_actor::stateful_pointer<reaper_state>;
 
-reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor claimer) {
-    self->state.conn = std::make_unique<store::Connection>(cfg.database_url, store::Role::reaper);
+reaper_actor::behavior_type reaper(self_ptr self, std::shared_ptr<const Config> cfg,
+                                   claimer_actor claimer) {
+    self->state.conn = std::make_unique<store::Connection>(cfg->database_url, store::Role::reaper);
     self->send(self, reap_atom::value);
     self->delayed_send(self, std::chrono::seconds(10), prune_atom::value);
     return {
         [=](reap_atom) {
             try {
                 pqxx::work tx(self->state.conn->get());
-                int n = store::reap_lost_jobs(tx, cfg);
+                int n = store::reap_lost_jobs(tx, *cfg);
                 tx.commit();
                 if (n > 0) {
                     log::warn("reaper", "returned " + std::to_string(n) +
-                                            " lost jobs (no heartbeat for " +
-                                            std::to_string(cfg.stale_after_s) + " s)");
+                                            " lost jobs (their owners' leases expired)");
                     self->send(claimer, wake_atom::value);
                 }
             } catch (const std::exception& e) {
                 self->state.conn->reset();
                 log::warn("reaper", std::string("reap failed, will retry: ") + e.what());
             }
-            self->delayed_send(self, std::chrono::seconds(cfg.reaper_interval_s), reap_atom::value);
+            self->delayed_send(self, std::chrono::seconds(cfg->reaper_interval_s),
+                               reap_atom::value);
         },
         [=](prune_atom) {
             try {
@@ -51,14 +52,18 @@ reaper_actor::behavior_type reaper(self_ptr self, Config cfg, claimer_actor clai
             }
             self->delayed_send(self, std::chrono::seconds(10), prune_atom::value);
         },
-        [=](stop_atom) { self->quit(); },
+        [=](stop_atom) {
+            self->quit();
+            return true;
+        },
     };
 }
 
 } // namespace
 
-reaper_actor spawn_reaper(caf::actor_system& sys, const Config& cfg, claimer_actor claimer) {
-    return sys.spawn<caf::detached>(reaper, cfg, claimer);
+reaper_actor spawn_reaper(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                          claimer_actor claimer) {
+    return sys.spawn<caf::detached>(reaper, std::move(cfg), claimer);
 }
 
 } // namespace conveyor

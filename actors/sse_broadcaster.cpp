@@ -143,6 +143,11 @@ void on_batch(self_ptr self, EventBatch& batch) {
     }
 }
 
+// The newest event every subscriber has been sent; later ones go out with the next delivery.
+std::uint64_t delivered_head(const broadcaster_state& st) {
+    return st.undelivered.empty() ? st.latest_id : st.undelivered.front()->id - 1;
+}
+
 void on_subscribe(self_ptr self, Subscribe& m) {
     auto& st = self->state;
     subscriber sub{std::move(m.sink), std::move(m.filter), false, std::nullopt,
@@ -161,9 +166,13 @@ void on_subscribe(self_ptr self, Subscribe& m) {
                     chunk += e.frame;
             }
         } else {
-            // The client missed more than we kept (or comes from another database): it must
-            // refetch.
-            chunk = "event: reset\ndata: {\"reason\":\"Last-Event-ID " +
+            // The client missed more than we kept (or its id is ahead of the log: another
+            // database, a restored backup). It must refetch; from here on it is live, and the
+            // frame's id lets a reconnecting EventSource resume from this point, not the old id.
+            auto head = delivered_head(st);
+            sub.after_id = head;
+            chunk = "id: " + std::to_string(head) +
+                    "\nevent: reset\ndata: {\"reason\":\"Last-Event-ID " +
                     std::to_string(m.last_event_id) +
                     " is outside the retained window; refetch state with GET /jobs\"}\n\n";
         }
@@ -176,10 +185,10 @@ void on_subscribe(self_ptr self, Subscribe& m) {
     st.subscribers.emplace(st.next_subscriber++, std::move(sub));
 }
 
-sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
+sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, std::shared_ptr<const Config> cfg,
                                                  std::shared_ptr<std::atomic<int>> count) {
     self->state.count = std::move(count);
-    self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s), keepalive_atom::value);
+    self->delayed_send(self, std::chrono::seconds(cfg->sse_keepalive_s), keepalive_atom::value);
     return {
         [=](EventBatch& b) { on_batch(self, b); },
         [=](deliver_atom) { deliver_pending(self); },
@@ -195,7 +204,7 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
             }
             for (auto id : gone)
                 drop(self, id);
-            self->delayed_send(self, std::chrono::seconds(cfg.sse_keepalive_s),
+            self->delayed_send(self, std::chrono::seconds(cfg->sse_keepalive_s),
                                keepalive_atom::value);
         },
         [=](stop_atom) {
@@ -212,9 +221,10 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, Config cfg,
 
 } // namespace
 
-sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
+sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys,
+                                            std::shared_ptr<const Config> cfg,
                                             std::shared_ptr<std::atomic<int>> subscribers) {
-    return sys.spawn(broadcaster, cfg, std::move(subscribers));
+    return sys.spawn(broadcaster, std::move(cfg), std::move(subscribers));
 }
 
 } // namespace conveyor

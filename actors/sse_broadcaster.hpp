@@ -38,7 +38,8 @@ using sse_broadcaster_actor = caf::typed_actor<
     caf::replies_to<stop_atom>::with<bool>>;
 
 // `subscribers` is shared with the HTTP layer, which refuses streams past SSE_MAX_SUBSCRIBERS.
-sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys, const Config& cfg,
+sse_broadcaster_actor spawn_sse_broadcaster(caf::actor_system& sys,
+                                            std::shared_ptr<const Config> cfg,
                                             std::shared_ptr<std::atomic<int>> subscribers);
 
 } // namespace conveyor

@@ -17,11 +17,11 @@
 #include <caf/send.hpp>
 
 #include "actors/claimer.hpp"
-#include "actors/dispatcher.hpp"
 #include "actors/notifier.hpp"
 #include "actors/reader.hpp"
 #include "actors/reaper.hpp"
 #include "actors/sse_broadcaster.hpp"
+#include "actors/writer.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
 #include "store/connection.hpp"
@@ -61,7 +61,23 @@ int run_migrations(const Config& cfg) {
     }
 }
 
-int run_service(const Config& cfg, const HandlerRegistry& registry) {
+namespace {
+
+// Asks each actor in turn to finish and answer; the next one is asked only after the previous
+// answered, so what one hands on (results, events) reaches the next before it stops.
+template <typename Handle>
+void stop_and_wait(caf::scoped_actor& self, const Handle& actor, const char* what) {
+    self->request(actor, caf::infinite, stop_atom::value)
+        .receive([](bool) {},
+                 [&](caf::error& e) {
+                     log::error("service",
+                                std::string("stopping the ") + what + " failed: " + to_string(e));
+                 });
+}
+
+} // namespace
+
+int run_service(const Config& config, const HandlerRegistry& registry) {
     // Signals are taken synchronously by this thread; every thread started below inherits the mask.
     sigset_t signals;
     sigemptyset(&signals);
@@ -77,8 +93,10 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
         setrlimit(RLIMIT_NOFILE, &files);
     }
 
-    if (run_migrations(cfg) != 0)
+    if (run_migrations(config) != 0)
         return 1;
+    // Shared by every actor and executor: valid for as long as any of them still runs.
+    auto cfg = std::make_shared<const Config>(config);
 
     caf::actor_system_config sys_cfg;
     sys_cfg.set("scheduler.max-threads", 2);
@@ -88,34 +106,44 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     caf::actor_system sys{sys_cfg};
 
     auto worker = make_worker_id();
-    auto dispatcher = spawn_dispatcher(sys, cfg, worker);
+    auto writer = spawn_writer(sys, cfg, worker);
     std::vector<reader_actor> readers;
-    for (int i = 0; i < cfg.db_readers; ++i)
+    for (int i = 0; i < cfg->db_readers; ++i)
         readers.push_back(spawn_reader(sys, cfg));
-    auto claimer = spawn_claimer(sys, cfg, registry, worker, dispatcher);
+    auto claimer = spawn_claimer(sys, cfg, registry, worker, writer);
     auto reaper = spawn_reaper(sys, cfg, claimer);
     auto subscribers = std::make_shared<std::atomic<int>>(0);
     auto broadcaster = spawn_sse_broadcaster(sys, cfg, subscribers);
     auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster);
 
-    HttpServer http(cfg, registry, dispatcher, readers, broadcaster, subscribers);
+    // The one shutdown protocol: stop_atom to each actor, in the order work flows (claims stop,
+    // results are written, their events are announced, streams close, readers go last).
+    auto stop_all = [&] {
+        caf::scoped_actor self{sys};
+        stop_and_wait(self, reaper, "reaper");
+        stop_and_wait(self, claimer, "claimer");
+        stop_and_wait(self, writer, "writer");
+        // The last completions and releases were just committed: let their events reach this
+        // process's streams (the notifier reads within milliseconds) before closing them.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        stop_and_wait(self, notifier, "notifier");
+        stop_and_wait(self, broadcaster, "broadcaster");
+        for (auto& r : readers)
+            stop_and_wait(self, r, "reader");
+    };
+
+    HttpServer http(cfg, registry, writer, readers, broadcaster, subscribers);
     try {
         http.start();
     } catch (const std::exception& e) {
-        log::error("http", "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " +
-                               e.what());
-        caf::anon_send(notifier, stop_atom::value);
-        caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(broadcaster, caf::exit_reason::user_shutdown);
-        for (auto& r : readers)
-            caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+        log::error("http", "cannot listen on " + cfg->host + ":" + std::to_string(cfg->port) +
+                               ": " + e.what());
+        stop_all();
         return 1;
     }
     log::info(
         "service", "worker " + worker + " running with WORKER_CONCURRENCY=" +
-                       std::to_string(cfg.worker_concurrency) + ", job types: " + [&] {
+                       std::to_string(cfg->worker_concurrency) + ", job types: " + [&] {
                            std::string s;
                            for (auto& n : registry.names())
                                s += (s.empty() ? "" : ",") + n;
@@ -127,31 +155,17 @@ int run_service(const Config& cfg, const HandlerRegistry& registry) {
     log::info("service", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                              ": stopping claims, finishing running jobs");
 
-    // Order matters: refuse submissions, drain the workers (their results reach the dispatcher
-    // before the claimer answers), then let the dispatcher write everything and stop.
+    // Refuse submissions, then drain the workers: their results reach the writer before the
+    // claimer answers the drain.
     http.set_draining();
-    caf::anon_send(reaper, stop_atom::value);
     {
         caf::scoped_actor self{sys};
         self->request(claimer, caf::infinite, drain_atom::value)
             .receive([](bool) {},
                      [](caf::error& e) { log::error("service", "drain failed: " + to_string(e)); });
-        self->request(dispatcher, caf::infinite, stop_atom::value)
-            .receive([](bool) {},
-                     [](caf::error& e) {
-                         log::error("service", "final write failed: " + to_string(e));
-                     });
-        // The last completions and releases were just committed: let their events reach this
-        // process's streams (the notifier reads within milliseconds) before closing them.
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        caf::anon_send(notifier, stop_atom::value);
-        self->request(broadcaster, caf::infinite, stop_atom::value)
-            .receive([](bool) {}, [](caf::error&) {});
     }
+    stop_all();
     http.stop();
-    caf::anon_send_exit(claimer, caf::exit_reason::user_shutdown);
-    for (auto& r : readers)
-        caf::anon_send(r, stop_atom::value);
     log::info("service", "stopped cleanly");
     // Handlers still blocked past the grace period had their attempts released; do not wait.
     std::fflush(stderr);

@@ -1,24 +1,45 @@
 #include "uuid.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <random>
 
 namespace conveyor {
 
+namespace {
+// Milliseconds since the epoch (48 bits) and a 12-bit counter, as one number: every id this
+// process makes is greater than the one before, also within one millisecond (RFC 9562 §6.2,
+// method 1). A counter that runs over borrows from the next millisecond, as §6.2 allows.
+std::atomic<uint64_t> last_stamp{0};
+
+uint64_t next_stamp() {
+    uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+    uint64_t prev = last_stamp.load(std::memory_order_relaxed);
+    uint64_t next;
+    do {
+        next = std::max(ms << 12, prev + 1);
+    } while (!last_stamp.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+    return next;
+}
+} // namespace
+
 std::string new_uuid_v7() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    uint64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    uint64_t r1 = rng(), r2 = rng();
+    uint64_t stamp = next_stamp();
+    uint64_t ms = stamp >> 12, counter = stamp & 0xfff;
+    uint64_t r = rng();
     unsigned char b[16];
     for (int i = 0; i < 6; ++i)
         b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
-    for (int i = 6; i < 16; ++i)
-        b[i] = static_cast<unsigned char>((i < 11 ? r1 : r2) >> (8 * (i % 8)));
-    b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0f));
-    b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
+    b[6] = static_cast<unsigned char>(0x70 | (counter >> 8)); // version 7, counter's high bits
+    b[7] = static_cast<unsigned char>(counter & 0xff);
+    for (int i = 8; i < 16; ++i)
+        b[i] = static_cast<unsigned char>(r >> (8 * (i - 8)));
+    b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f)); // variant 10
     static const char* hex = "0123456789abcdef";
     std::string out;
     out.reserve(36);

@@ -7,7 +7,7 @@ CONVEYOR_DEB_PACKAGES=(
     libhttp-parser-dev libcurl4-openssl-dev catch2
     postgresql-15 postgresql-client-15
     python3-aiosmtpd wrk curl ca-certificates
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format
 )
 
 # Prints the packages of CONVEYOR_DEB_PACKAGES that are not installed, one per line.

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
-#include "job.hpp"
+#include "model/job.hpp"
 
 namespace conveyor {
 

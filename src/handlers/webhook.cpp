@@ -80,9 +80,10 @@ class WebhookHandler final : public Handler {
         if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https"))
             return "url must be an absolute http:// or https:// URL";
         // Checked again before every attempt, so a list changed at restart applies to queued jobs.
-        if (!allowed_hosts_.empty() &&
-            std::find(allowed_hosts_.begin(), allowed_hosts_.end(), parsed->host) == allowed_hosts_.end())
-            return "url host '" + curl::excerpt(parsed->host, 100) + "' is not in WEBHOOK_ALLOWED_HOSTS";
+        if (!allowed_hosts_.empty() && std::find(allowed_hosts_.begin(), allowed_hosts_.end(),
+                                                 parsed->host) == allowed_hosts_.end())
+            return "url host '" + curl::excerpt(parsed->host, 100) +
+                   "' is not in WEBHOOK_ALLOWED_HOSTS";
         if (auto m = p.find("method"); m != p.end()) {
             if (!m->is_string() || std::none_of(std::begin(kMethods), std::end(kMethods),
                                                 [&](const char* k) { return *m == k; }))
@@ -201,7 +202,7 @@ class WebhookHandler final : public Handler {
     }
 
   private:
-    std::vector<std::string> allowed_hosts_;  // empty: any host
+    std::vector<std::string> allowed_hosts_; // empty: any host
 };
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "http/request_parsing.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -35,6 +36,15 @@ std::variant<json, ApiError> parse_json(const std::string& body) {
     return j;
 }
 
+// The first key of `object` not in `known`: misspelled fields are refused, not ignored.
+std::optional<std::string> unknown_field(const json& object,
+                                         const std::vector<std::string>& known) {
+    for (auto it = object.begin(); it != object.end(); ++it)
+        if (std::find(known.begin(), known.end(), it.key()) == known.end())
+            return it.key();
+    return std::nullopt;
+}
+
 // PostgreSQL's jsonb cannot hold \u0000: the path of the first string or key holding one.
 std::optional<std::string> nul_path(const json& v, const std::string& path) {
     if (v.is_string())
@@ -62,6 +72,11 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
                                             const std::string& where) {
     if (!j.is_object())
         return invalid("invalid_job", where + "a job must be a JSON object");
+    static const std::vector<std::string> fields = {"job_type", "payload", "max_attempts",
+                                                    "run_at"};
+    if (auto unknown = unknown_field(j, fields))
+        return invalid("unknown_field",
+                       where + "unknown field '" + *unknown + "'; a job has " + join(fields));
     NewJob job;
     auto type = j.find("job_type");
     if (type == j.end() || !type->is_string())
@@ -101,6 +116,19 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
     return job;
 }
 
+std::vector<std::string> split_commas(const std::string& v) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        auto comma = v.find(',', start);
+        out.push_back(
+            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos)
+            return out;
+        start = comma + 1;
+    }
+}
+
 int digits(const std::string& s, size_t pos, size_t n) {
     if (pos + n > s.size())
         return -1;
@@ -131,6 +159,8 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
     const json& j = std::get<json>(parsed);
     if (!j.is_object() || !j.contains("jobs") || !j["jobs"].is_array())
         return invalid("invalid_batch", "body must be an object with a \"jobs\" array");
+    if (auto unknown = unknown_field(j, {"jobs"}))
+        return invalid("unknown_field", "unknown field '" + *unknown + "'; a batch has only jobs");
     const json& arr = j["jobs"];
     if (arr.empty() || arr.size() > kMaxBatch)
         return invalid("invalid_batch", "\"jobs\" must hold 1.." + std::to_string(kMaxBatch) +
@@ -205,25 +235,20 @@ parse_list_query(const std::map<std::string, std::string>& params) {
     ListQuery q;
     for (const auto& [key, value] : params) {
         if (key == "status") {
-            size_t start = 0;
-            while (start <= value.size()) {
-                auto comma = value.find(',', start);
-                std::string item = value.substr(
-                    start, comma == std::string::npos ? std::string::npos : comma - start);
-                if (!parse_job_status(item))
+            for (const auto& item : split_commas(value)) {
+                auto status = parse_job_status(item);
+                if (!status)
                     return ApiError{400, "invalid_query",
-                                    "status must be pending, processing, done or failed (comma "
-                                    "separated), got '" +
-                                        item + "'"};
-                q.statuses.push_back(item);
-                if (comma == std::string::npos)
-                    break;
-                start = comma + 1;
+                                    "status must be " + job_status_list() +
+                                        " (comma separated), got '" + item + "'"};
+                q.statuses.push_back(*status);
             }
         } else if (key == "job_type") {
-            if (value.empty())
-                return ApiError{400, "invalid_query", "job_type must not be empty"};
-            q.job_type = value;
+            for (const auto& item : split_commas(value)) {
+                if (item.empty())
+                    return ApiError{400, "invalid_query", "job_type must not be empty"};
+                q.job_types.push_back(item);
+            }
         } else if (key == "limit") {
             bool ok = !value.empty() && value.size() <= 4;
             for (char c : value)
@@ -235,7 +260,9 @@ parse_list_query(const std::map<std::string, std::string>& params) {
         } else if (key == "cursor") {
             auto c = decode_cursor(value);
             if (!c)
-                return ApiError{400, "invalid_query", "cursor is malformed; use the Link header's"};
+                return ApiError{
+                    400, "invalid_query",
+                    "cursor is malformed; use the cursor from the previous page's Link header"};
             q.cursor = *c;
         } else {
             return ApiError{400, "invalid_query",
@@ -245,21 +272,6 @@ parse_list_query(const std::map<std::string, std::string>& params) {
     }
     return q;
 }
-
-namespace {
-std::vector<std::string> split_commas(const std::string& v) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (true) {
-        auto comma = v.find(',', start);
-        out.push_back(
-            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos)
-            return out;
-        start = comma + 1;
-    }
-}
-} // namespace
 
 std::variant<EventFilter, ApiError>
 parse_event_query(const std::map<std::string, std::string>& params) {
@@ -283,11 +295,11 @@ parse_event_query(const std::map<std::string, std::string>& params) {
                     return ApiError{400, "invalid_query", "job_type must not be empty"};
                 f.job_types.insert(item);
             } else {
-                if (!parse_job_status(item))
+                auto status = parse_job_status(item);
+                if (!status)
                     return ApiError{400, "invalid_query",
-                                    "status must be pending, processing, done or failed, got '" +
-                                        item + "'"};
-                f.statuses.insert(item);
+                                    "status must be " + job_status_list() + ", got '" + item + "'"};
+                f.statuses.insert(*status);
             }
         }
     }
@@ -322,12 +334,16 @@ std::string next_page_query(const ListQuery& q, const Cursor& next) {
     std::string out;
     if (!q.statuses.empty()) {
         std::string st;
-        for (const auto& s : q.statuses)
-            st += (st.empty() ? "" : ",") + s;
+        for (auto s : q.statuses)
+            st += (st.empty() ? "" : ",") + std::string(to_string(s));
         out += "status=" + url_encode(st) + "&";
     }
-    if (q.job_type)
-        out += "job_type=" + url_encode(*q.job_type) + "&";
+    if (!q.job_types.empty()) {
+        std::string types;
+        for (const auto& t : q.job_types)
+            types += (types.empty() ? "" : ",") + t;
+        out += "job_type=" + url_encode(types) + "&";
+    }
     out += "limit=" + std::to_string(q.limit) + "&cursor=" + url_encode(encode_cursor(next));
     return out;
 }

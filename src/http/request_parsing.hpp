@@ -6,9 +6,9 @@
 #include <variant>
 #include <vector>
 
-#include "event.hpp"
 #include "handlers/registry.hpp"
-#include "job.hpp"
+#include "model/event.hpp"
+#include "model/query.hpp"
 
 namespace conveyor {
 
@@ -31,20 +31,9 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
 // RFC 3339 date-time with a time zone ("2026-11-26T05:02:39.123Z", "...+02:00").
 bool is_rfc3339(const std::string& s);
 
-// Keyset position of GET /jobs: created_at in microseconds since the epoch, then id.
-struct Cursor {
-    long long created_us = 0;
-    std::string id;
-};
 std::string encode_cursor(const Cursor& c);
 std::optional<Cursor> decode_cursor(const std::string& s);
 
-struct ListQuery {
-    std::vector<std::string> statuses; // empty: any
-    std::optional<std::string> job_type;
-    int limit = 100;
-    std::optional<Cursor> cursor;
-};
 std::variant<ListQuery, ApiError>
 parse_list_query(const std::map<std::string, std::string>& params);
 // The query string of the `next` link, for the given cursor.

@@ -1,10 +1,13 @@
 #include "http/server.hpp"
 
 #include <atomic>
+#include <cctype>
 
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
+#include "http/replies.hpp"
+#include "http/request_parsing.hpp"
 #include "json_util.hpp"
 #include "log.hpp"
 #include "uuid.hpp"
@@ -35,6 +38,8 @@ const char* reason(int status) {
         return "Method Not Allowed";
     case 413:
         return "Payload Too Large";
+    case 409:
+        return "Conflict";
     case 415:
         return "Unsupported Media Type";
     case 422:
@@ -58,8 +63,13 @@ void send_reply(const request_t& req, HttpReply r) {
     resp.done();
 }
 
-Responder responder(request_t req) {
-    return [req = std::move(req)](HttpReply r) { send_reply(req, std::move(r)); };
+ReplyTo reply_to(request_t req) {
+    return [req = std::move(req)](RequestOutcome o) { send_reply(req, to_http(std::move(o))); };
+}
+
+restinio::request_handling_status_t answer(const request_t& req, HttpReply r) {
+    send_reply(req, std::move(r));
+    return restinio::request_accepted();
 }
 
 restinio::request_handling_status_t
@@ -67,8 +77,7 @@ answer_error(const request_t& req, int status, const std::string& code, const st
              std::vector<std::pair<std::string, std::string>> headers = {}) {
     HttpReply r = error_reply(status, code, message);
     r.headers = std::move(headers);
-    send_reply(req, std::move(r));
-    return restinio::request_accepted();
+    return answer(req, std::move(r));
 }
 
 // Compares in time independent of where the strings first differ.
@@ -123,9 +132,10 @@ class RestinioSseSink final : public SseSink {
 } // namespace
 
 struct HttpServer::Impl {
-    Config cfg;
+    std::shared_ptr<const Config> config;
+    const Config& cfg;
     const HandlerRegistry& registry;
-    dispatcher_actor dispatcher;
+    writer_actor writer;
     std::vector<reader_actor> readers;
     sse_broadcaster_actor broadcaster;
     std::shared_ptr<std::atomic<int>> subscribers;
@@ -134,11 +144,11 @@ struct HttpServer::Impl {
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
 
-    Impl(const Config& c, const HandlerRegistry& r, dispatcher_actor d,
+    Impl(std::shared_ptr<const Config> c, const HandlerRegistry& r, writer_actor w,
          std::vector<reader_actor> rs, sse_broadcaster_actor b,
          std::shared_ptr<std::atomic<int>> subs)
-        : cfg(c), registry(r), dispatcher(std::move(d)), readers(std::move(rs)),
-          broadcaster(std::move(b)), subscribers(std::move(subs)) {}
+        : config(std::move(c)), cfg(*config), registry(r), writer(std::move(w)),
+          readers(std::move(rs)), broadcaster(std::move(b)), subscribers(std::move(subs)) {}
 
     const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
 
@@ -149,7 +159,12 @@ struct HttpServer::Impl {
             return true;
         auto value = req->header().opt_value_of(restinio::http_field::authorization);
         std::string given = value ? std::string(value->data(), value->size()) : std::string();
-        if (constant_time_equal(given, "Bearer " + cfg.api_token))
+        // The scheme is case-insensitive (RFC 7235 §2.1); the token is not.
+        const std::string scheme = "bearer ";
+        bool bearer = given.size() >= scheme.size();
+        for (size_t i = 0; bearer && i < scheme.size(); ++i)
+            bearer = std::tolower(static_cast<unsigned char>(given[i])) == scheme[i];
+        if (bearer && constant_time_equal(given.substr(scheme.size()), cfg.api_token))
             return true;
         if (query_token && constant_time_equal(*query_token, cfg.api_token))
             return true;
@@ -163,8 +178,7 @@ struct HttpServer::Impl {
         if (!authorized(req))
             return false;
         if (draining) {
-            answer_error(req, 503, "shutting_down",
-                         "the server is shutting down; retry on another instance");
+            answer(req, to_http(ShuttingDown{}));
             return false;
         }
         if (req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
@@ -188,10 +202,10 @@ struct HttpServer::Impl {
         auto parsed = parse_submission(req->body(), registry);
         if (auto* e = std::get_if<ApiError>(&parsed))
             return answer_error(req, e->status, e->code, e->message);
-        SubmitJobs msg;
-        msg.jobs.push_back(std::move(std::get<NewJob>(parsed)));
-        msg.reply = responder(req);
-        caf::anon_send(dispatcher, std::move(msg));
+        InsertJobs insert;
+        insert.jobs.push_back(std::move(std::get<NewJob>(parsed)));
+        insert.reply = reply_to(req);
+        caf::anon_send(writer, WriteCommand{std::move(insert)});
         return restinio::request_accepted();
     }
 
@@ -201,8 +215,9 @@ struct HttpServer::Impl {
         auto parsed = parse_batch(req->body(), registry);
         if (auto* e = std::get_if<ApiError>(&parsed))
             return answer_error(req, e->status, e->code, e->message);
-        SubmitJobs msg{std::move(std::get<std::vector<NewJob>>(parsed)), true, responder(req)};
-        caf::anon_send(dispatcher, std::move(msg));
+        InsertJobs insert{
+            std::move(std::get<std::vector<NewJob>>(parsed)), true, reply_to(req), {}};
+        caf::anon_send(writer, WriteCommand{std::move(insert)});
         return restinio::request_accepted();
     }
 
@@ -254,12 +269,13 @@ struct HttpServer::Impl {
             sub.last_event_id = *id;
         }
         if (draining)
-            return answer_error(req, 503, "shutting_down", "the server is shutting down");
+            return answer(req, to_http(ShuttingDown{}));
         if (++*subscribers > cfg.sse_max_subscribers) {
             --*subscribers;
             return answer_error(req, 503, "too_many_subscribers",
                                 "SSE_MAX_SUBSCRIBERS=" + std::to_string(cfg.sse_max_subscribers) +
-                                    " streams are open");
+                                    " streams are open",
+                                {{"Retry-After", std::to_string(kRetryAfterS)}});
         }
         auto resp = req->template create_response<restinio::chunked_output_t>();
         resp.append_header(restinio::http_field::content_type, "text/event-stream");
@@ -282,7 +298,7 @@ struct HttpServer::Impl {
         auto q = parse_list_query(*params);
         if (auto* e = std::get_if<ApiError>(&q))
             return answer_error(req, e->status, e->code, e->message);
-        caf::anon_send(reader(), ListJobs{std::move(std::get<ListQuery>(q)), responder(req)});
+        caf::anon_send(reader(), ListJobs{std::move(std::get<ListQuery>(q)), reply_to(req)});
         return restinio::request_accepted();
     }
 
@@ -294,12 +310,17 @@ struct HttpServer::Impl {
             return restinio::request_accepted();
         if (!is_uuid(id))
             return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
-        caf::anon_send(reader(), GetJob{id, responder(req)});
+        caf::anon_send(reader(), GetJob{id, reply_to(req)});
         return restinio::request_accepted();
     }
 
     restinio::request_handling_status_t health(const request_t& req) {
-        caf::anon_send(reader(), CheckHealth{responder(req)});
+        // Load balancers must stop sending here as soon as the process drains.
+        if (draining)
+            return answer(req, HttpReply{503,
+                                         R"({"status":"draining"})",
+                                         {{"Retry-After", std::to_string(kRetryAfterS)}}});
+        caf::anon_send(reader(), CheckHealth{reply_to(req)});
         return restinio::request_accepted();
     }
 
@@ -338,11 +359,11 @@ struct HttpServer::Impl {
     }
 };
 
-HttpServer::HttpServer(const Config& cfg, const HandlerRegistry& registry,
-                       dispatcher_actor dispatcher, std::vector<reader_actor> readers,
+HttpServer::HttpServer(std::shared_ptr<const Config> cfg, const HandlerRegistry& registry,
+                       writer_actor writer, std::vector<reader_actor> readers,
                        sse_broadcaster_actor broadcaster,
                        std::shared_ptr<std::atomic<int>> subscribers)
-    : impl_(std::make_unique<Impl>(cfg, registry, std::move(dispatcher), std::move(readers),
+    : impl_(std::make_unique<Impl>(std::move(cfg), registry, std::move(writer), std::move(readers),
                                    std::move(broadcaster), std::move(subscribers))) {}
 
 HttpServer::~HttpServer() {

@@ -4,18 +4,18 @@
 #include <memory>
 #include <vector>
 
-#include "actors/dispatcher.hpp"
 #include "actors/reader.hpp"
 #include "actors/sse_broadcaster.hpp"
+#include "actors/writer.hpp"
 #include "handlers/registry.hpp"
 
 namespace conveyor {
 
 class HttpServer {
   public:
-    HttpServer(const Config& cfg, const HandlerRegistry& registry, dispatcher_actor dispatcher,
-               std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
-               std::shared_ptr<std::atomic<int>> subscribers);
+    HttpServer(std::shared_ptr<const Config> cfg, const HandlerRegistry& registry,
+               writer_actor writer, std::vector<reader_actor> readers,
+               sse_broadcaster_actor broadcaster, std::shared_ptr<std::atomic<int>> subscribers);
     ~HttpServer();
     // Binds and starts serving; throws when the address cannot be bound.
     void start();

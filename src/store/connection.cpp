@@ -33,7 +33,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         // A 201 promises durability whatever the server's default: wait for the WAL flush.
         pqxx::nontransaction(*conn).exec0("SET synchronous_commit = on");
     }
-    prepare_statements(*conn, role);
+    prepare_statements(*conn);
     return conn;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
-// Every SQL statement Conveyor runs, each named for what it does. Nothing else writes SQL.
+// Every database operation Conveyor performs, each named for what it does. The statements
+// themselves are the files in src/store/sql/, embedded at build time; nothing else writes SQL.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -7,50 +9,51 @@
 #include <pqxx/pqxx>
 
 #include "config.hpp"
-#include "event.hpp"
-#include "http/request_parsing.hpp"
-#include "job.hpp"
+#include "model/event.hpp"
+#include "model/job.hpp"
+#include "model/outcome.hpp"
 #include "store/connection.hpp"
 
 namespace conveyor::store {
 
-void prepare_statements(pqxx::connection& conn, Role role);
+// Registers every statement of src/store/sql/ (libpqxx prepares them on first use).
+void prepare_statements(pqxx::connection& conn);
 
 // Inserts the jobs and returns each as API JSON, in the order given.
-std::vector<std::string> insert_jobs(pqxx::work& tx, const std::vector<NewJob>& jobs);
+std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs);
 
 // Wakes idle claimers of every process (LISTEN conveyor_wake).
-void notify_wake(pqxx::work& tx);
+void notify_wake(pqxx::transaction_base& tx);
 
 // Writes attempt results, only where the job is still processing, locked by `worker`, on the
 // same attempt. Returns how many rows changed.
-int apply_results(pqxx::work& tx, const std::string& worker,
-                  const std::vector<AttemptResult>& results, const Config& cfg);
+int record_results(pqxx::transaction_base& tx, const std::string& worker,
+                   const std::vector<AttemptResult>& results, const Config& cfg);
 
-// Returns running jobs to pending without counting the attempt (graceful shutdown).
-int release_jobs(pqxx::work& tx, const std::string& worker,
-                 const std::vector<std::pair<std::string, int>>& id_attempts);
+// Returns running attempts to pending without counting them (graceful shutdown).
+int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
+                     const std::vector<AttemptRef>& attempts);
 
-// Claims up to `limit` due pending jobs with FOR UPDATE SKIP LOCKED, oldest scheduled first.
-// One statement, committed on its own (autocommit): one round trip per claim.
-std::vector<ClaimedJob> claim_jobs(pqxx::nontransaction& tx, const std::string& worker, int limit);
+// Claims up to `limit` due pending jobs with FOR UPDATE SKIP LOCKED, oldest scheduled first,
+// leased for `lease_s` seconds. One statement, committed on its own (autocommit): one round trip
+// per claim.
+std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit,
+                                   int lease_s);
 
 // Milliseconds until the next pending job becomes due, if any is scheduled in the future.
 std::optional<long long> ms_until_next_due(pqxx::connection& conn);
 
-// Refreshes heartbeat_at of this worker's running jobs.
-int heartbeat(pqxx::work& tx, const std::string& worker, const std::vector<std::string>& ids);
+// Refreshes heartbeat_at of this worker's running jobs and extends their lease by `lease_s`.
+int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
+              const std::vector<std::string>& ids, int lease_s);
 
-// Returns jobs whose heartbeat is older than stale_after_s to pending (with backoff) or failed.
-int reap_lost_jobs(pqxx::work& tx, const Config& cfg);
+// Returns jobs whose lease expired to pending (with backoff) or failed.
+int reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg);
 
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id);
 
-struct JobPage {
-    std::vector<std::string> jobs; // API JSON, newest first
-    std::optional<Cursor> next;    // set when more jobs exist
-};
-JobPage list_jobs(pqxx::connection& conn, const ListQuery& q);
+// A page of jobs as API JSON, newest first, with the cursor of the next page when more exist.
+Page list_jobs(pqxx::connection& conn, const ListQuery& q);
 
 void ping(pqxx::connection& conn);
 
@@ -60,5 +63,9 @@ std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id
 std::vector<JobEvent> latest_events(pqxx::connection& conn, int n);
 // Deletes events older than the newest `keep`; returns how many went.
 int prune_events(pqxx::connection& conn, long long keep);
+
+// The retry delays of Config::backoff_after for attempts 1..100 as a PostgreSQL bigint[]
+// literal: the statements index it by attempts made, so the formula exists once, in C++.
+std::string backoff_table(const Config& cfg);
 
 } // namespace conveyor::store

@@ -15,10 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const auto& query = std::get<ListQuery>(q);
     FUZZ_ASSERT(query.limit >= 1 && query.limit <= 1000);
-    for (const auto& s : query.statuses)
-        FUZZ_ASSERT(parse_job_status(s).has_value());
-    if (query.job_type)
-        FUZZ_ASSERT(!query.job_type->empty());
+    for (auto s : query.statuses)
+        FUZZ_ASSERT(parse_job_status(to_string(s)) == s);
+    for (const auto& t : query.job_types)
+        FUZZ_ASSERT(!t.empty());
     if (query.cursor)
         FUZZ_ASSERT(is_uuid(query.cursor->id) && query.cursor->created_us >= 0);
 

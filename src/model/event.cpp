@@ -1,4 +1,4 @@
-#include "event.hpp"
+#include "model/event.hpp"
 
 namespace conveyor {
 

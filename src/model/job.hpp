@@ -1,15 +1,23 @@
 #pragma once
-// The job model: status enum and the plain data that moves between actors.
+// The job model: statuses, what is submitted, what is claimed, what an attempt returns.
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace conveyor {
 
-enum class JobStatus { pending, processing, done, failed };
+// `cancelled` is terminal, like `done` and `failed`.
+enum class JobStatus { pending, processing, done, failed, cancelled };
+
+constexpr std::array<JobStatus, 5> kAllJobStatuses = {JobStatus::pending, JobStatus::processing,
+                                                      JobStatus::done, JobStatus::failed,
+                                                      JobStatus::cancelled};
 
 const char* to_string(JobStatus s);
 std::optional<JobStatus> parse_job_status(const std::string& s);
+// "pending, processing, done, failed or cancelled": for messages listing the valid values.
+std::string job_status_list();
 
 // A validated submission, ready to insert. `payload` is serialized JSON (an object).
 struct NewJob {
@@ -18,6 +26,13 @@ struct NewJob {
     std::string payload;
     int max_attempts = 3;
     std::optional<std::string> run_at; // RFC 3339, validated
+};
+
+// One attempt of one job: the attempt number tells a late result from the current attempt's.
+struct AttemptRef {
+    std::string id;
+    int attempt = 0;
+    bool operator==(const AttemptRef& o) const { return attempt == o.attempt && id == o.id; }
 };
 
 // A job claimed by this process, as the claimer hands it to an executor.
@@ -42,10 +57,9 @@ struct HandlerResult {
     static HandlerResult fail(std::string m) { return {Outcome::permanent, std::move(m)}; }
 };
 
-// The result of one attempt, written by the dispatcher.
+// The result of one attempt, written by the writer.
 struct AttemptResult {
-    std::string id;
-    int attempt = 0;
+    AttemptRef attempt;
     HandlerResult result;
 };
 

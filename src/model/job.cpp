@@ -1,4 +1,4 @@
-#include "job.hpp"
+#include "model/job.hpp"
 
 namespace conveyor {
 
@@ -12,15 +12,27 @@ const char* to_string(JobStatus s) {
         return "done";
     case JobStatus::failed:
         return "failed";
+    case JobStatus::cancelled:
+        return "cancelled";
     }
     return "?";
 }
 
 std::optional<JobStatus> parse_job_status(const std::string& s) {
-    for (auto st : {JobStatus::pending, JobStatus::processing, JobStatus::done, JobStatus::failed})
+    for (auto st : kAllJobStatuses)
         if (s == to_string(st))
             return st;
     return std::nullopt;
+}
+
+std::string job_status_list() {
+    std::string out;
+    for (std::size_t i = 0; i < kAllJobStatuses.size(); ++i) {
+        if (i)
+            out += i + 1 == kAllJobStatuses.size() ? " or " : ", ";
+        out += to_string(kAllJobStatuses[i]);
+    }
+    return out;
 }
 
 const char* to_string(Outcome o) {

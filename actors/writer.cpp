@@ -1,0 +1,277 @@
+#include "actors/writer.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "log.hpp"
+#include "store/queries.hpp"
+
+namespace conveyor {
+
+namespace {
+
+// What a group of commands of one kind writes, and how each command ends. Adding a command is a
+// struct in messages.hpp and one overload of each function below.
+struct WriteContext {
+    const Config& cfg;
+    const std::string& worker;
+};
+
+// --- InsertJobs
+void write(pqxx::transaction_base& tx, const std::vector<InsertJobs*>& group, const WriteContext&) {
+    std::vector<NewJob> all;
+    for (auto* c : group)
+        all.insert(all.end(), c->jobs.begin(), c->jobs.end());
+    auto rendered = store::insert_jobs(tx, all);
+    auto it = rendered.begin();
+    for (auto* c : group) {
+        c->rendered.assign(std::make_move_iterator(it),
+                           std::make_move_iterator(it + static_cast<long>(c->jobs.size())));
+        it += static_cast<long>(c->jobs.size());
+    }
+}
+bool wakes_claimers(const InsertJobs&) {
+    return true;
+}
+void committed(InsertJobs& c) {
+    c.reply(Inserted{std::move(c.rendered), c.jobs.front().id, c.batch});
+}
+// Returns true when the command should be tried again later.
+bool failed(InsertJobs& c, const RequestOutcome& why) {
+    c.reply(why);
+    return false;
+}
+
+// --- RecordResults
+void write(pqxx::transaction_base& tx, const std::vector<RecordResults*>& group,
+           const WriteContext& ctx) {
+    std::vector<AttemptResult> all;
+    for (auto* c : group)
+        all.insert(all.end(), c->results.begin(), c->results.end());
+    store::record_results(tx, ctx.worker, all, ctx.cfg);
+}
+bool wakes_claimers(const RecordResults&) {
+    return false; // retries become due later; the claimer arms its own timer for them
+}
+void committed(RecordResults&) {}
+bool failed(RecordResults&, const RequestOutcome&) {
+    return true; // never dropped silently: written again after a pause
+}
+
+// --- ReleaseAttempts
+void write(pqxx::transaction_base& tx, const std::vector<ReleaseAttempts*>& group,
+           const WriteContext& ctx) {
+    std::vector<AttemptRef> all;
+    for (auto* c : group)
+        all.insert(all.end(), c->attempts.begin(), c->attempts.end());
+    store::release_attempts(tx, ctx.worker, all);
+}
+bool wakes_claimers(const ReleaseAttempts&) {
+    return true;
+}
+void committed(ReleaseAttempts&) {}
+bool failed(ReleaseAttempts&, const RequestOutcome&) {
+    return true;
+}
+
+using Commands = std::vector<WriteCommand*>;
+
+// Writes every kind present in `commands`, one statement per kind, in variant order.
+template <std::size_t I>
+void write_kind(pqxx::transaction_base& tx, const Commands& commands, const WriteContext& ctx) {
+    std::vector<std::variant_alternative_t<I, WriteCommand>*> group;
+    for (auto* c : commands)
+        if (auto* p = std::get_if<I>(c))
+            group.push_back(p);
+    if (!group.empty())
+        write(tx, group, ctx);
+}
+template <std::size_t... I>
+void write_grouped(pqxx::transaction_base& tx, const Commands& commands, const WriteContext& ctx,
+                   std::index_sequence<I...>) {
+    (write_kind<I>(tx, commands, ctx), ...);
+}
+void write_grouped(pqxx::transaction_base& tx, const Commands& commands, const WriteContext& ctx) {
+    write_grouped(tx, commands, ctx, std::make_index_sequence<std::variant_size_v<WriteCommand>>{});
+}
+
+bool any_wakes(const Commands& commands) {
+    for (const auto* c : commands)
+        if (std::visit([](const auto& x) { return wakes_claimers(x); }, *c))
+            return true;
+    return false;
+}
+
+struct writer_state {
+    std::unique_ptr<store::Connection> conn;
+    std::vector<WriteCommand> buffered;
+    std::vector<WriteCommand> retry; // updates that failed, written again after a pause
+    bool flush_scheduled = false;
+    bool stopping = false;
+    int failed_flushes = 0;
+    static inline const char* name = "writer";
+};
+
+using self_ptr = writer_actor::stateful_pointer<writer_state>;
+
+void schedule_flush(self_ptr self, std::chrono::milliseconds delay = {}) {
+    if (self->state.flush_scheduled)
+        return;
+    self->state.flush_scheduled = true;
+    // Sent to ourselves: everything already queued in the mailbox joins this group.
+    if (delay.count() == 0)
+        self->send(self, flush_atom::value);
+    else
+        self->delayed_send(self, delay, flush_atom::value);
+}
+
+// Ends each command whose write did not commit; keeps the ones worth trying again.
+void fail(self_ptr self, const Commands& commands, const RequestOutcome& why) {
+    for (auto* c : commands)
+        if (std::visit([&](auto& x) { return failed(x, why); }, *c))
+            self->state.retry.push_back(std::move(*c));
+}
+
+void succeed(const Commands& commands) {
+    for (auto* c : commands)
+        std::visit([](auto& x) { committed(x); }, *c);
+}
+
+// One transaction for everything: the common case, one statement per kind of command.
+void commit_together(store::Connection& conn, const Commands& commands, const WriteContext& ctx) {
+    pqxx::work tx(conn.get());
+    write_grouped(tx, commands, ctx);
+    // Future run_at jobs are found by the claimers' due-time timers and polls; a NOTIFY is for
+    // work that is due now. Every process listening wakes, not only this one.
+    if (any_wakes(commands))
+        store::notify_wake(tx);
+    tx.commit();
+}
+
+// After a refused group: one transaction again, each command behind its own savepoint, so the
+// one the database refuses fails alone and the others commit. Returns the refused ones.
+Commands commit_each(store::Connection& conn, const Commands& commands, Commands& written,
+                     const WriteContext& ctx) {
+    pqxx::work tx(conn.get());
+    Commands refused;
+    for (auto* c : commands) {
+        try {
+            pqxx::subtransaction sub(tx, "command");
+            write_grouped(sub, {c}, ctx);
+            sub.commit();
+            written.push_back(c);
+        } catch (const pqxx::broken_connection&) {
+            throw;
+        } catch (const std::exception& e) {
+            log::error("writer", std::string("write refused: ") + e.what());
+            refused.push_back(c);
+        }
+    }
+    if (any_wakes(written))
+        store::notify_wake(tx);
+    tx.commit();
+    return refused;
+}
+
+// Runs `body`; when it throws, every command in `commands` fails with the matching outcome.
+template <typename F> bool guarded(self_ptr self, const Commands& commands, F&& body) {
+    try {
+        body();
+        return true;
+    } catch (const pqxx::broken_connection& e) {
+        self->state.conn->reset();
+        log::warn("writer", std::string("database connection lost: ") + e.what());
+        fail(self, commands, StoreUnavailable{});
+    } catch (const std::exception& e) {
+        self->state.conn->reset_if_broken();
+        log::error("writer", std::string("write failed: ") + e.what());
+        fail(self, commands, StoreFailed{});
+    }
+    return false;
+}
+
+void write_buffered(self_ptr self, const Commands& commands, const WriteContext& ctx) {
+    auto& conn = *self->state.conn;
+    Commands written = commands, refused;
+    bool wrote = guarded(self, commands, [&] {
+        try {
+            commit_together(conn, commands, ctx);
+            return;
+        } catch (const pqxx::broken_connection&) {
+            throw;
+        } catch (const std::exception& e) {
+            conn.reset_if_broken();
+            log::error("writer",
+                       std::string("group write failed, writing each command alone: ") + e.what());
+        }
+        written.clear();
+        refused = commit_each(conn, commands, written, ctx);
+    });
+    if (!wrote)
+        return;
+    succeed(written);
+    fail(self, refused, StoreFailed{});
+}
+
+void flush(self_ptr self, const WriteContext& ctx) {
+    auto& st = self->state;
+    st.flush_scheduled = false;
+    std::vector<WriteCommand> owned;
+    owned.swap(st.retry);
+    for (auto& c : st.buffered)
+        owned.push_back(std::move(c));
+    st.buffered.clear();
+    if (owned.empty())
+        return;
+    Commands commands;
+    for (auto& c : owned)
+        commands.push_back(&c);
+    write_buffered(self, commands, ctx);
+    if (st.retry.empty()) {
+        st.failed_flushes = 0;
+        return;
+    }
+    if (++st.failed_flushes > 30) {
+        log::error("writer", "dropping " + std::to_string(st.retry.size()) +
+                                 " result writes after 30 failed attempts; the reaper will "
+                                 "retry those jobs");
+        st.retry.clear();
+        st.failed_flushes = 0;
+        return;
+    }
+    schedule_flush(self, std::chrono::milliseconds(std::min(1000, 50 * st.failed_flushes)));
+}
+
+writer_actor::behavior_type writer(self_ptr self, std::shared_ptr<const Config> cfg,
+                                   std::string worker) {
+    self->state.conn = std::make_unique<store::Connection>(cfg->database_url, store::Role::writer);
+    return {
+        [=](WriteCommand& c) {
+            if (self->state.stopping) {
+                fail(self, {&c}, ShuttingDown{});
+                return;
+            }
+            self->state.buffered.push_back(std::move(c));
+            schedule_flush(self);
+        },
+        [=](flush_atom) {
+            flush(self, WriteContext{*cfg, worker});
+        },
+        [=](stop_atom) {
+            self->state.stopping = true;
+            flush(self, WriteContext{*cfg, worker});
+            self->quit();
+            return true;
+        },
+    };
+}
+
+} // namespace
+
+writer_actor spawn_writer(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                          const std::string& worker_id) {
+    return sys.spawn<caf::detached>(writer, std::move(cfg), worker_id);
+}
+
+} // namespace conveyor

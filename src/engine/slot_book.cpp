@@ -1,0 +1,47 @@
+#include "engine/slot_book.hpp"
+
+#include <algorithm>
+
+namespace conveyor {
+
+void SlotBook::take(AttemptRef attempt, clock::time_point deadline) {
+    running_.push_back(Slot{std::move(attempt), deadline, false});
+}
+
+bool SlotBook::release(const AttemptRef& attempt) {
+    auto it = std::find_if(running_.begin(), running_.end(),
+                           [&](const Slot& s) { return s.attempt == attempt; });
+    if (it == running_.end())
+        return false;
+    *it = std::move(running_.back());
+    running_.pop_back();
+    return true;
+}
+
+std::vector<AttemptRef> SlotBook::overdue(clock::time_point now) {
+    std::vector<AttemptRef> out;
+    for (auto& s : running_)
+        if (!s.overdue && now >= s.deadline) {
+            s.overdue = true;
+            out.push_back(s.attempt);
+        }
+    return out;
+}
+
+std::vector<std::string> SlotBook::job_ids() const {
+    std::vector<std::string> ids;
+    ids.reserve(running_.size());
+    for (const auto& s : running_)
+        ids.push_back(s.attempt.id);
+    return ids;
+}
+
+std::vector<AttemptRef> SlotBook::attempts() const {
+    std::vector<AttemptRef> out;
+    out.reserve(running_.size());
+    for (const auto& s : running_)
+        out.push_back(s.attempt);
+    return out;
+}
+
+} // namespace conveyor

@@ -1,0 +1,83 @@
+#include "http/replies.hpp"
+
+#include "http/request_parsing.hpp"
+#include "json_util.hpp"
+
+namespace conveyor {
+
+namespace {
+
+std::string json_array(const std::vector<std::string>& items) {
+    std::size_t size = 2;
+    for (const auto& s : items)
+        size += s.size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i)
+            body += ',';
+        body += items[i];
+    }
+    body += ']';
+    return body;
+}
+
+HttpReply unavailable(const std::string& code, const std::string& message) {
+    auto r = error_reply(503, code, message);
+    r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterS));
+    return r;
+}
+
+struct ToHttp {
+    HttpReply operator()(Inserted& m) const {
+        if (m.batch)
+            return {201, json_array(m.jobs), {}};
+        return {201, std::move(m.jobs.front()), {{"Location", "/jobs/" + m.first_id}}};
+    }
+    HttpReply operator()(Found& m) const { return {200, std::move(m.job), {}}; }
+    HttpReply operator()(Page& m) const {
+        HttpReply r{200, json_array(m.jobs), {}};
+        if (m.next)
+            r.headers.emplace_back("Link", "</jobs?" + next_page_query(m.query, *m.next) +
+                                               ">; rel=\"next\"");
+        return r;
+    }
+    HttpReply operator()(Health& m) const {
+        if (m.database_ok)
+            return {200, R"({"status":"ok","database":"ok"})", {}};
+        auto r = (*this)(StoreUnavailable{});
+        r.body = R"({"status":"unavailable","database":"unreachable",)" + r.body.substr(1);
+        return r;
+    }
+    HttpReply operator()(NotFound& m) const {
+        return error_reply(404, "not_found", "no job with id " + m.id);
+    }
+    HttpReply operator()(Conflict& m) const {
+        nlohmann::json body = {{"error", {{"code", "conflict"}, {"message", m.message}}},
+                               {"status", to_string(m.status)}};
+        return {409, body.dump(), {}};
+    }
+    HttpReply operator()(StoreUnavailable) const {
+        return unavailable("database_unavailable", "the database is not reachable; retry later");
+    }
+    HttpReply operator()(StoreFailed&) const {
+        return error_reply(500, "internal_error", "the request failed; see the server log");
+    }
+    HttpReply operator()(ShuttingDown&) const {
+        return unavailable("shutting_down",
+                           "the server is shutting down; retry on another instance");
+    }
+};
+
+} // namespace
+
+HttpReply to_http(RequestOutcome outcome) {
+    return std::visit(ToHttp{}, outcome);
+}
+
+HttpReply error_reply(int status, const std::string& code, const std::string& message) {
+    return HttpReply{status, error_body(code, message), {}};
+}
+
+} // namespace conveyor

@@ -1,0 +1,25 @@
+#pragma once
+// What GET /jobs asks for and where a page ends, free of how the HTTP layer spells them.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/job.hpp"
+
+namespace conveyor {
+
+// Keyset position in the newest-first job list: created_at in microseconds since the epoch, then
+// id.
+struct Cursor {
+    long long created_us = 0;
+    std::string id;
+};
+
+struct ListQuery {
+    std::vector<JobStatus> statuses;    // empty: any
+    std::vector<std::string> job_types; // empty: any
+    int limit = 100;
+    std::optional<Cursor> cursor;
+};
+
+} // namespace conveyor

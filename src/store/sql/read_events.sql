@@ -1,0 +1,6 @@
+-- Events after id $1, oldest first, at most $2.
+SELECT id, job_id::text AS job_id, job_type, status, data
+FROM job_events
+WHERE id > $1
+ORDER BY id
+LIMIT $2
