@@ -1,6 +1,7 @@
 // LOG_FORMAT: the line format (text, json) and a real service writing JSON lines.
 #include <catch2/catch.hpp>
 
+#include "fake_http_server.hpp"
 #include "log.hpp"
 #include "service.hpp"
 
@@ -56,13 +57,17 @@ TEST_CASE("log: json lines are one object with ts, level, component and msg") {
 }
 
 TEST_CASE("log: LOG_FORMAT=json makes every line the service writes a JSON object") {
+    // The failure message (logged at debug) quotes the reply: quotes, backslash, newline.
+    FakeHttpServer hook([](const Request&, int) {
+        return Response{404, "he said \"no\" \\ twice\nsecond line"};
+    });
     TestDatabase db;
     auto s = start_service(db, {{"LOG_FORMAT", "json"}});
-    auto id = submit(*s, "webhook", {{"url", "http://127.0.0.1:1/refused"}}, 1);
+    auto id = submit(*s, "webhook", {{"url", hook.url("/gone")}}, 1);
     wait_for(*s, id, "failed");
     auto lines = lines_of(s->log());
     REQUIRE(lines.size() >= 2);
-    bool listening = false;
+    bool listening = false, quoted = false;
     for (const auto& l : lines) {
         INFO(l);
         auto j = json::parse(l, nullptr, false);
@@ -73,8 +78,11 @@ TEST_CASE("log: LOG_FORMAT=json makes every line the service writes a JSON objec
         CHECK(j["component"].is_string());
         CHECK(j["msg"].is_string());
         listening = listening || contains(j["msg"].get<std::string>(), "listening on");
+        quoted =
+            quoted || contains(j["msg"].get<std::string>(), "he said \"no\" \\ twice\nsecond line");
     }
     CHECK(listening);
+    CHECK(quoted);
 }
 
 TEST_CASE("log: text is the default format") {
