@@ -137,6 +137,7 @@ TEST_CASE("help lists every variable with its default") {
 
 TEST_CASE("WEBHOOK_SIGNING_SECRET is whsec_ and a base64 key, refused otherwise unquoted") {
     CHECK(parse({}).config.webhook_signing_key.empty());
+    CHECK(parse({{"WEBHOOK_SIGNING_SECRET", ""}}).config.webhook_signing_key.empty());
     CHECK(parse({{"WEBHOOK_SIGNING_SECRET", "whsec_AAEC/w=="}}).config.webhook_signing_key ==
           std::string("\x00\x01\x02\xff", 4));
     CHECK(parse({}, {"--webhook-signing-secret=whsec_aGVsbG8"}).config.webhook_signing_key ==
