@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "log.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -60,6 +62,24 @@ bool has_scheme(const std::string& v, std::initializer_list<const char*> schemes
             return true;
     }
     return false;
+}
+
+// WEBHOOK_SIGNING_SECRET: `whsec_` + base64 key (Standard Webhooks). The value is a secret:
+// errors never quote it.
+void apply_signing_secret(Config& c, const std::string& n, const std::string& v) {
+    c.webhook_signing_key.clear();
+    if (v.empty())
+        return;
+    const std::string prefix = "whsec_";
+    if (v.compare(0, prefix.size(), prefix) != 0)
+        throw ConfigError(n + ": must be whsec_ followed by a base64 key (the value is not shown)");
+    auto key = base64_decode(v.substr(prefix.size()));
+    if (!key)
+        throw ConfigError(n +
+                          ": the part after whsec_ is not valid base64 (the value is not shown)");
+    if (key->empty())
+        throw ConfigError(n + ": the key after whsec_ is empty");
+    c.webhook_signing_key = *key;
 }
 
 const std::vector<Option>& options() {
@@ -143,6 +163,9 @@ const std::vector<Option>& options() {
              if (!v.empty() && c.webhook_allowed_hosts.empty())
                  throw ConfigError(n + ": '" + v + "' holds no host name");
          }},
+        {"WEBHOOK_SIGNING_SECRET", "webhook-signing-secret", "unset (unsigned)",
+         "whsec_<base64 key>: sign webhook requests (webhook-signature, standardwebhooks.com)",
+         apply_signing_secret},
         {"LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
          [](Config& c, const std::string& n, const std::string& v) {
              if (v == "debug")
@@ -155,6 +178,16 @@ const std::vector<Option>& options() {
                  c.log_level = LogLevel::error;
              else
                  throw ConfigError(n + ": '" + v + "' is not one of debug, info, warn, error");
+         }},
+        {"LOG_FORMAT", "log-format", "text",
+         "text (one line per event) or json (one JSON object per line, for log shippers)",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (v == "text")
+                 c.log_format = LogFormat::text;
+             else if (v == "json")
+                 c.log_format = LogFormat::json;
+             else
+                 throw ConfigError(n + ": '" + v + "' is not one of text, json");
          }},
         {"HTTP_THREADS", "http-threads", "2", "HTTP I/O threads",
          integer(&Config::http_threads, 1, 64)},
@@ -223,6 +256,10 @@ ParsedArgs parse_config(int argc, const char* const* argv,
             "HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
             " must be smaller than STALE_AFTER_S (" + std::to_string(out.config.stale_after_s) +
             ")");
+    // The process's own configuration (not a test's map): the format applies from the first
+    // log line on. LOG_LEVEL is applied by conveyor_main.
+    if (!env)
+        log::set_format(out.config.log_format);
     return out;
 }
 
@@ -239,6 +276,53 @@ std::string help_text() {
            << " [default: " << o.default_text << "]\n";
     }
     return os.str();
+}
+
+std::vector<OptionInfo> option_table() {
+    std::vector<OptionInfo> out;
+    for (const auto& o : options())
+        out.push_back({o.env, o.flag, o.default_text, o.help});
+    return out;
+}
+
+std::optional<std::string> base64_decode(const std::string& s) {
+    auto value = [](unsigned char c) -> int {
+        if (c >= 'A' && c <= 'Z')
+            return c - 'A';
+        if (c >= 'a' && c <= 'z')
+            return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+            return c - '0' + 52;
+        if (c == '+')
+            return 62;
+        if (c == '/')
+            return 63;
+        return -1;
+    };
+    std::size_t len = s.size();
+    if (len % 4 == 0 && len >= 1 && s[len - 1] == '=')
+        len -= (len >= 2 && s[len - 2] == '=') ? 2 : 1;
+    if (len % 4 == 1)
+        return std::nullopt;
+    std::string out;
+    out.reserve(len * 3 / 4);
+    unsigned bits = 0;
+    int nbits = 0;
+    for (std::size_t i = 0; i < len; ++i) {
+        int v = value(static_cast<unsigned char>(s[i]));
+        if (v < 0)
+            return std::nullopt;
+        bits = (bits << 6) | static_cast<unsigned>(v);
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            out += static_cast<char>((bits >> nbits) & 0xFF);
+        }
+    }
+    // Bits left over past the last byte must be zero (canonical encoding).
+    if (nbits > 0 && (bits & ((1u << nbits) - 1)) != 0)
+        return std::nullopt;
+    return out;
 }
 
 } // namespace conveyor

@@ -10,6 +10,7 @@
 namespace conveyor {
 
 enum class LogLevel { debug, info, warn, error };
+enum class LogFormat { text, json };
 
 struct Config {
     std::string database_url; // empty: scripts/run provides the embedded cluster
@@ -32,7 +33,10 @@ struct Config {
     std::string telegram_api_url = "https://api.telegram.org";
     std::string api_token;
     std::vector<std::string> webhook_allowed_hosts; // empty: any host
+    // The HMAC key of WEBHOOK_SIGNING_SECRET (`whsec_<base64>`), decoded; empty: unsigned.
+    std::string webhook_signing_key;
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;
     int http_threads = 2;
     int http_read_timeout_s = 30;
     int db_readers = 2;
@@ -59,5 +63,18 @@ ParsedArgs parse_config(int argc, const char* const* argv,
                         const std::map<std::string, std::string>* env = nullptr);
 
 std::string help_text();
+
+// One row of the option table that parse_config() and help_text() are built from.
+struct OptionInfo {
+    std::string env;          // environment variable, e.g. "PORT"
+    std::string flag;         // flag without the dashes, e.g. "port"
+    std::string default_text; // as --help prints it
+    std::string help;
+};
+std::vector<OptionInfo> option_table();
+
+// Decodes standard base64 (RFC 4648 §4; the padding may be left out). Empty when `s` is not
+// base64.
+std::optional<std::string> base64_decode(const std::string& s);
 
 } // namespace conveyor

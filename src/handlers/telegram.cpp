@@ -1,5 +1,9 @@
 // `telegram`: one message through the Bot API's sendMessage (libcurl).
-// Payload: {"chat_id": str|int, "text": str}
+// Payload: {"chat_id": str|int, "text": str, ...the optional sendMessage fields of kOptional}
+// (https://core.telegram.org/bots/api#sendmessage), forwarded as given; any other field is
+// refused, so that a misspelt option is not dropped without a word.
+#include <algorithm>
+
 #include "handlers/builtin.hpp"
 #include "handlers/curl_util.hpp"
 
@@ -11,6 +15,68 @@ using nlohmann::json;
 
 constexpr long kRequestTimeoutMs = 30000;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024;
+
+enum class Kind { string, integer, boolean, array, object };
+
+struct Field {
+    const char* name;
+    Kind kind;
+};
+
+// The optional parameters of sendMessage, with their Bot API types. The Bot API checks their
+// contents; only the JSON type is checked here.
+const Field kOptional[] = {
+    {"business_connection_id", Kind::string},
+    {"message_thread_id", Kind::integer},
+    {"parse_mode", Kind::string},
+    {"entities", Kind::array},
+    {"link_preview_options", Kind::object},
+    {"disable_web_page_preview", Kind::boolean},
+    {"disable_notification", Kind::boolean},
+    {"protect_content", Kind::boolean},
+    {"allow_paid_broadcast", Kind::boolean},
+    {"message_effect_id", Kind::string},
+    {"reply_parameters", Kind::object},
+    {"reply_markup", Kind::object},
+};
+
+const char* describe(Kind k) {
+    switch (k) {
+    case Kind::string:
+        return "a string";
+    case Kind::integer:
+        return "an integer";
+    case Kind::boolean:
+        return "a boolean";
+    case Kind::array:
+        return "an array";
+    case Kind::object:
+        return "an object";
+    }
+    return "?";
+}
+
+bool has_kind(const json& v, Kind k) {
+    switch (k) {
+    case Kind::string:
+        return v.is_string();
+    case Kind::integer:
+        return v.is_number_integer();
+    case Kind::boolean:
+        return v.is_boolean();
+    case Kind::array:
+        return v.is_array();
+    case Kind::object:
+        return v.is_object();
+    }
+    return false;
+}
+
+const Field* optional_field(const std::string& name) {
+    auto it = std::find_if(std::begin(kOptional), std::end(kOptional),
+                           [&](const Field& f) { return name == f.name; });
+    return it == std::end(kOptional) ? nullptr : it;
+}
 
 class TelegramHandler final : public Handler {
   public:
@@ -29,6 +95,16 @@ class TelegramHandler final : public Handler {
             return "text is required (a string)";
         if (text->get<std::string>().empty())
             return "text must not be empty";
+        for (const auto& [name, value] : p.items()) {
+            if (name == "chat_id" || name == "text")
+                continue;
+            const Field* f = optional_field(name);
+            if (!f)
+                return "unknown field '" + curl::excerpt(name, 100) +
+                       "' (sendMessage takes chat_id, text, " + optional_names() + ")";
+            if (!has_kind(value, f->kind))
+                return name + " must be " + describe(f->kind);
+        }
         return std::nullopt;
     }
 
@@ -44,7 +120,12 @@ class TelegramHandler final : public Handler {
         while (!base.empty() && base.back() == '/')
             base.pop_back();
         std::string url = base + "/bot" + token + "/sendMessage";
-        std::string body = json{{"chat_id", p["chat_id"]}, {"text", p["text"]}}.dump();
+        // validate() admitted only sendMessage's own fields: the payload is the request.
+        json request = json::object();
+        for (const auto& [name, value] : p.items())
+            if (name == "chat_id" || name == "text" || optional_field(name))
+                request[name] = value;
+        std::string body = request.dump();
 
         curl::Easy easy;
         CURL* h = easy.get();
@@ -92,6 +173,14 @@ class TelegramHandler final : public Handler {
         if (status >= 400 && status < 500 && status != 408 && status != 429)
             return HandlerResult::fail(msg);
         return HandlerResult::retry(msg);
+    }
+
+  private:
+    static std::string optional_names() {
+        std::string out;
+        for (const auto& f : kOptional)
+            out += (out.empty() ? "" : ", ") + std::string(f.name);
+        return out;
     }
 };
 

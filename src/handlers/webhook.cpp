@@ -1,12 +1,17 @@
 // `webhook`: one HTTP request (libcurl).
 // Payload: {"url": str, "method"?: "POST"|"PUT"|"PATCH"|"DELETE"|"GET", "headers"?: {str: str},
 //           "body"?: any, "timeout_ms"?: int}
+// Every request carries the Standard Webhooks headers (standardwebhooks.com): webhook-id (the
+// job id, the same on every attempt), webhook-timestamp (unix seconds) and, with
+// WEBHOOK_SIGNING_SECRET set, webhook-signature; plus Conveyor-Attempt.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 
 #include "handlers/builtin.hpp"
 #include "handlers/curl_util.hpp"
+#include "handlers/webhook_signature.hpp"
 
 namespace conveyor {
 
@@ -21,6 +26,9 @@ constexpr std::size_t kExcerptBytes = 512;
 const char* const kMethods[] = {"POST", "PUT", "PATCH", "DELETE", "GET"};
 // Fields that steer the request; everything else is the default body.
 const char* const kRoutingFields[] = {"url", "method", "headers", "timeout_ms"};
+// Headers Conveyor sets on every request; a payload may not give them (lower case).
+const char* const kOwnHeaders[] = {"content-length",    "transfer-encoding", "webhook-id",
+                                   "webhook-timestamp", "webhook-signature", "conveyor-attempt"};
 
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -69,8 +77,8 @@ std::string method_of(const json& p) {
 
 class WebhookHandler final : public Handler {
   public:
-    explicit WebhookHandler(std::vector<std::string> allowed_hosts)
-        : allowed_hosts_(std::move(allowed_hosts)) {}
+    WebhookHandler(std::vector<std::string> allowed_hosts, std::string signing_key)
+        : allowed_hosts_(std::move(allowed_hosts)), signing_key_(std::move(signing_key)) {}
 
     std::optional<std::string> validate(const json& p) const override {
         auto url = p.find("url");
@@ -104,8 +112,10 @@ class WebhookHandler final : public Handler {
                 if (value.get<std::string>().find('\0') != std::string::npos)
                     return field + " must not contain NUL";
                 auto l = lower(name);
-                // Framing is libcurl's job; a wrong value would corrupt the connection.
-                if (l == "content-length" || l == "transfer-encoding")
+                // Framing is libcurl's job (a wrong value would corrupt the connection); the
+                // Standard Webhooks headers are what a receiver trusts.
+                if (std::any_of(std::begin(kOwnHeaders), std::end(kOwnHeaders),
+                                [&](const char* k) { return l == k; }))
                     return field + " is set by Conveyor and cannot be given";
             }
         }
@@ -144,6 +154,16 @@ class WebhookHandler final : public Handler {
             curl::append(headers, "Content-Type: application/json");
         // No 100-continue round trip: the body is small and already in memory.
         curl::append(headers, "Expect:");
+        long long timestamp = std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+        curl::append(headers, "webhook-id: " + ctx.job.id);
+        curl::append(headers, "webhook-timestamp: " + std::to_string(timestamp));
+        if (!signing_key_.empty())
+            curl::append(headers, "webhook-signature: " + standard_webhook_signature(
+                                                              signing_key_, ctx.job.id, timestamp,
+                                                              body.value_or(std::string())));
+        curl::append(headers, "Conveyor-Attempt: " + std::to_string(ctx.job.attempt));
 
         curl_easy_setopt(h, CURLOPT_URL, url.c_str());
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -203,12 +223,13 @@ class WebhookHandler final : public Handler {
 
   private:
     std::vector<std::string> allowed_hosts_; // empty: any host
+    std::string signing_key_;                // empty: requests are not signed
 };
 
 } // namespace
 
 std::unique_ptr<Handler> make_webhook_handler(const Config& cfg) {
-    return std::make_unique<WebhookHandler>(cfg.webhook_allowed_hosts);
+    return std::make_unique<WebhookHandler>(cfg.webhook_allowed_hosts, cfg.webhook_signing_key);
 }
 
 } // namespace conveyor

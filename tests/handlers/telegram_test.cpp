@@ -160,3 +160,63 @@ TEST_CASE("telegram: invalid payloads name the field, at submit and when stored 
     CHECK(last_error(job) == message);
     CHECK(api.request_count() == 0);
 }
+
+TEST_CASE("telegram: the documented optional sendMessage fields are forwarded as given") {
+    FakeHttpServer api(api_ok);
+    TestDatabase db;
+    auto s = start_service(db, bot_env(api));
+    json payload = {
+        {"chat_id", -1001234567890},
+        {"text", "<b>Deploy</b> finished"},
+        {"business_connection_id", "bc-1"},
+        {"message_thread_id", 17},
+        {"parse_mode", "HTML"},
+        {"entities", {{{"type", "bold"}, {"offset", 0}, {"length", 6}}}},
+        {"link_preview_options", {{"is_disabled", true}}},
+        {"disable_web_page_preview", true},
+        {"disable_notification", true},
+        {"protect_content", false},
+        {"allow_paid_broadcast", false},
+        {"message_effect_id", "5104841245755180586"},
+        {"reply_parameters", {{"message_id", 99}, {"allow_sending_without_reply", true}}},
+        {"reply_markup",
+         {{"inline_keyboard", {{{{"text", "Open"}, {"url", "https://example.com/d/1"}}}}}}},
+    };
+    auto id = submit(*s, "telegram", payload);
+    CHECK(wait_for(*s, id, "done")["attempts"] == 1);
+    auto reqs = api.requests();
+    REQUIRE(reqs.size() == 1);
+    CHECK(json::parse(reqs[0].body) == payload);
+}
+
+TEST_CASE("telegram: unknown and mistyped fields are refused naming the field") {
+    FakeHttpServer api(api_ok);
+    TestDatabase db;
+    auto s = start_service(db, bot_env(api));
+    json base = {{"chat_id", 1}, {"text", "hi"}};
+    auto with = [&](const char* name, json value) {
+        json p = base;
+        p[name] = std::move(value);
+        return p;
+    };
+    auto unknown = rejected(*s, "telegram", with("parse_mod", "HTML"));
+    CHECK(unknown.rfind("unknown field 'parse_mod' (sendMessage takes chat_id, text, ", 0) == 0);
+    CHECK(contains(unknown, "parse_mode"));
+    CHECK(contains(rejected(*s, "telegram", with("reply_to_message_id", 5)),
+                   "unknown field 'reply_to_message_id'"));
+    CHECK(rejected(*s, "telegram", with("parse_mode", 1)) == "parse_mode must be a string");
+    CHECK(rejected(*s, "telegram", with("message_thread_id", "7")) ==
+          "message_thread_id must be an integer");
+    CHECK(rejected(*s, "telegram", with("disable_notification", "yes")) ==
+          "disable_notification must be a boolean");
+    CHECK(rejected(*s, "telegram", with("entities", json::object())) ==
+          "entities must be an array");
+    CHECK(rejected(*s, "telegram", with("reply_markup", "[]")) == "reply_markup must be an object");
+
+    // Stored behind the API's back, it fails permanently without calling the Bot API.
+    auto id = insert_directly(db, "telegram", with("silent", true));
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(last_error(job).rfind("unknown field 'silent'", 0) == 0);
+    CHECK(api.request_count() == 0);
+}

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include "config.hpp"
 
 using namespace conveyor;
@@ -61,7 +64,43 @@ TEST_CASE("bad values stop start-up naming the variable") {
 }
 
 TEST_CASE("help lists every variable with its default") {
+    // The list comes from the option table parse_config() reads, so a new option is covered
+    // the day it is added.
+    auto table = option_table();
     auto h = help_text();
+    std::vector<std::string> lines;
+    for (std::size_t at = 0, nl; at < h.size(); at = nl + 1) {
+        nl = h.find('\n', at);
+        if (nl == std::string::npos)
+            nl = h.size();
+        lines.push_back(h.substr(at, nl - at));
+    }
+    std::set<std::string> envs, flags;
+    for (const auto& o : table) {
+        INFO(o.env);
+        CHECK(envs.insert(o.env).second);
+        CHECK(flags.insert(o.flag).second);
+        CHECK_FALSE(o.default_text.empty());
+        CHECK_FALSE(o.help.empty());
+        // Exactly one help line names the option, and it shows the default.
+        std::string label = "--" + o.flag + " / " + o.env + " ";
+        auto n = std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
+            return l.find(label) != std::string::npos;
+        });
+        CHECK(n == 1);
+        for (const auto& l : lines)
+            if (l.find(label) != std::string::npos) {
+                CHECK(l.find(o.help) != std::string::npos);
+                CHECK(l.find("[default: " + o.default_text + "]") != std::string::npos);
+            }
+        // A default that is a value is one the option accepts, as variable and as flag.
+        if (o.default_text.rfind("unset", 0) != 0 && o.default_text[0] != '(') {
+            CHECK_NOTHROW(parse({{o.env, o.default_text}}));
+            std::string flag = "--" + o.flag + "=" + o.default_text;
+            CHECK_NOTHROW(parse({}, {flag.c_str()}));
+        }
+    }
+    // The variables of SPEC section 2 that this build implements are in the table.
     for (auto name : {"DATABASE_URL",
                       "HOST",
                       "PORT",
@@ -81,11 +120,60 @@ TEST_CASE("help lists every variable with its default") {
                       "SMTP_USERNAME",
                       "SMTP_PASSWORD",
                       "FROM_EMAIL",
+                      "TELEGRAM_BOT_TOKEN",
+                      "TELEGRAM_API_URL",
                       "API_TOKEN",
-                      "LOG_LEVEL"})
-        CHECK(h.find(name) != std::string::npos);
+                      "WEBHOOK_ALLOWED_HOSTS",
+                      "WEBHOOK_SIGNING_SECRET",
+                      "LOG_LEVEL",
+                      "LOG_FORMAT",
+                      "HTTP_THREADS",
+                      "HTTP_READ_TIMEOUT_S",
+                      "DB_READERS"})
+        CHECK(envs.count(name) == 1);
     CHECK(parse({}, {"--help"}).command == Command::help);
     CHECK(parse({}, {"migrate"}).command == Command::migrate);
+}
+
+TEST_CASE("WEBHOOK_SIGNING_SECRET is whsec_ and a base64 key, refused otherwise unquoted") {
+    CHECK(parse({}).config.webhook_signing_key.empty());
+    CHECK(parse({{"WEBHOOK_SIGNING_SECRET", ""}}).config.webhook_signing_key.empty());
+    CHECK(parse({{"WEBHOOK_SIGNING_SECRET", "whsec_AAEC/w=="}}).config.webhook_signing_key ==
+          std::string("\x00\x01\x02\xff", 4));
+    CHECK(parse({}, {"--webhook-signing-secret=whsec_aGVsbG8"}).config.webhook_signing_key ==
+          "hello");
+    for (std::string bad : {"aGVsbG8=", "WHSEC_aGVsbG8=", "whsec_", "whsec_aGVsbG8=!", "whsec_a",
+                            "whsec_aGVs bG8=", "whsec_aGVsbG9="}) {
+        INFO(bad);
+        auto e = error_of({{"WEBHOOK_SIGNING_SECRET", bad}});
+        CHECK(e.find("WEBHOOK_SIGNING_SECRET: ") == 0);
+        if (bad != "whsec_") // the message names the prefix itself
+            CHECK(e.find(bad) == std::string::npos);
+    }
+}
+
+TEST_CASE("base64_decode is strict RFC 4648 base64, padding optional") {
+    CHECK(base64_decode("") == std::string());
+    CHECK(base64_decode("Zg==") == std::string("f"));
+    CHECK(base64_decode("Zg") == std::string("f"));
+    CHECK(base64_decode("Zm8=") == std::string("fo"));
+    CHECK(base64_decode("Zm9v") == std::string("foo"));
+    CHECK(base64_decode("Zm9vYmFy") == std::string("foobar"));
+    CHECK(base64_decode("+/+/") == std::string("\xfb\xff\xbf"));
+    CHECK_FALSE(base64_decode("Zm9v-_")); // base64url alphabet
+    CHECK_FALSE(base64_decode("Z"));      // a lone character holds no byte
+    CHECK_FALSE(base64_decode("Zg="));    // half padded
+    CHECK_FALSE(base64_decode("Z==="));
+    CHECK_FALSE(base64_decode("Zh=="));     // non-zero bits after the last byte
+    CHECK_FALSE(base64_decode("Zg==Zg==")); // padding inside
+}
+
+TEST_CASE("LOG_FORMAT is text or json") {
+    CHECK(parse({}).config.log_format == LogFormat::text);
+    CHECK(parse({{"LOG_FORMAT", "json"}}).config.log_format == LogFormat::json);
+    CHECK(parse({{"LOG_FORMAT", "json"}}, {"--log-format", "text"}).config.log_format ==
+          LogFormat::text);
+    CHECK(error_of({{"LOG_FORMAT", "yaml"}}) == "LOG_FORMAT: 'yaml' is not one of text, json");
 }
 
 TEST_CASE("backoff is min(base * 5^(n-1), max)") {
