@@ -62,11 +62,27 @@ void finish_drain_if_idle(self_ptr self, const Deps& d) {
         st.drained.deliver(true);
 }
 
-// Nothing more is due now: arm a timer for the earliest future job (a retry or a run_at).
+// The queues this process works (none: all) and how many more jobs each may start here: a capped
+// queue its cap minus what it runs here, an uncapped one whatever slots are free.
+store::ClaimScope claim_scope(const Config& cfg, const SlotBook& slots) {
+    store::ClaimScope scope;
+    if (cfg.queues.empty())
+        return scope;
+    scope.queues.emplace();
+    for (const auto& q : cfg.queues) {
+        scope.queues->push_back(q.name);
+        scope.rooms.push_back(q.cap ? std::optional<int>(*q.cap - slots.running_in(q.name))
+                                    : std::nullopt);
+    }
+    return scope;
+}
+
+// Nothing more is due now: arm a timer for the earliest future job (a retry or a run_at) of this
+// process's queues.
 void wake_when_next_due(self_ptr self, const Config& cfg) {
     auto& st = self->state;
     try {
-        auto ms = store::ms_until_next_due(st.conn->get());
+        auto ms = store::ms_until_next_due(st.conn->get(), claim_scope(cfg, *st.slots).queues);
         if (ms && *ms < cfg.poll_interval_ms)
             self->delayed_send(self, std::chrono::milliseconds(std::max<long long>(*ms, 1)),
                                wake_atom::value);
@@ -86,7 +102,8 @@ void claim(self_ptr self, const Deps& d) {
     std::vector<ClaimedJob> jobs;
     try {
         pqxx::nontransaction tx(st.conn->get());
-        jobs = store::claim_jobs(tx, d.worker, free_slots, d.cfg->stale_after_s);
+        jobs = store::claim_jobs(tx, d.worker, free_slots, d.cfg->stale_after_s,
+                                 claim_scope(*d.cfg, *st.slots));
         if (st.db_down)
             log::info("claimer", "database reachable again; claiming resumed");
         st.db_down = false;
@@ -100,7 +117,7 @@ void claim(self_ptr self, const Deps& d) {
     }
     auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
     for (auto& job : jobs) {
-        st.slots->take(AttemptRef{job.id, job.attempt}, deadline);
+        st.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
         const Handler* handler = d.registry->find(job.job_type);
         spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, self);
     }

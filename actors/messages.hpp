@@ -37,7 +37,18 @@ struct ReleaseAttempts {
     std::vector<AttemptRef> attempts;
 };
 
-using WriteCommand = std::variant<InsertJobs, RecordResults, ReleaseAttempts>;
+// Create or change a queue: pause or resume it, set or clear its global concurrency limit. Answers
+// Found with the queue.
+struct UpdateQueue {
+    std::string name;
+    std::optional<bool> paused; // true: pause, false: resume, none: leave
+    bool set_limit = false;
+    std::optional<int> limit; // with set_limit: the new concurrency_limit (none: no limit)
+    ReplyTo reply;
+    std::string rendered; // filled by the writer: the queue as API JSON
+};
+
+using WriteCommand = std::variant<InsertJobs, RecordResults, ReleaseAttempts, UpdateQueue>;
 
 // --- Reads, answered by a reader.
 struct GetJob {
@@ -49,6 +60,11 @@ struct ListJobs {
     ReplyTo reply;
 };
 struct CheckHealth {
+    ReplyTo reply;
+};
+// GET /queues (no name) and GET /queues/<name>.
+struct GetQueues {
+    std::optional<std::string> name;
     ReplyTo reply;
 };
 
@@ -82,6 +98,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::WriteCommand)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetJob)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ListJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetQueues)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

@@ -30,12 +30,13 @@ constexpr auto kTrailingRead = std::chrono::milliseconds(12);
 
 class Receiver final : public pqxx::notification_receiver {
   public:
-    Receiver(pqxx::connection_base& c, const std::string& channel, std::function<void()> fn)
+    using Callback = std::function<void(const std::string& payload)>;
+    Receiver(pqxx::connection_base& c, const std::string& channel, Callback fn)
         : pqxx::notification_receiver(c, channel), fn_(std::move(fn)) {}
-    void operator()(const std::string&, int) override { fn_(); }
+    void operator()(const std::string& payload, int) override { fn_(payload); }
 
   private:
-    std::function<void()> fn_;
+    Callback fn_;
 };
 
 struct EventReader {
@@ -108,6 +109,15 @@ struct EventReader {
     }
 };
 
+bool works(const Config& cfg, const std::string& queue) {
+    if (queue.empty() || cfg.queues.empty())
+        return true;
+    for (const auto& q : cfg.queues)
+        if (q.name == queue)
+            return true;
+    return false;
+}
+
 void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, claimer_actor claimer,
               sse_broadcaster_actor broadcaster) {
     bool running = true;
@@ -128,10 +138,15 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
         try {
             if (!conn) {
                 conn = store::connect(cfg->database_url, store::Role::listener);
-                wake = std::make_unique<Receiver>(
-                    *conn, "conveyor_wake", [&] { caf::anon_send(claimer, wake_atom::value); });
-                events = std::make_unique<Receiver>(*conn, "conveyor_events",
-                                                    [&] { reader.pending = true; });
+                // A wake names the queue that got work ("" for any): only claimers working it
+                // are woken.
+                wake = std::make_unique<Receiver>(*conn, "conveyor_wake",
+                                                  [&](const std::string& queue) {
+                                                      if (works(*cfg, queue))
+                                                          caf::anon_send(claimer, wake_atom::value);
+                                                  });
+                events = std::make_unique<Receiver>(
+                    *conn, "conveyor_events", [&](const std::string&) { reader.pending = true; });
                 if (!window_loaded) {
                     // Start live from now, with the newest events kept for Last-Event-ID resume.
                     auto recent = store::latest_events(*conn, static_cast<int>(kEventWindow));

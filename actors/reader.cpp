@@ -40,12 +40,23 @@ reader_actor::behavior_type reader(self_ptr self, std::shared_ptr<const Config> 
             guarded(self, m.reply, [&](pqxx::connection& c) -> RequestOutcome {
                 if (auto job = store::get_job_json(c, m.id))
                     return Found{std::move(*job)};
-                return NotFound{m.id};
+                return NotFound{"job", m.id};
             });
         },
         [=](ListJobs& m) {
             guarded(self, m.reply, [&](pqxx::connection& c) -> RequestOutcome {
                 return store::list_jobs(c, m.query);
+            });
+        },
+        [=](GetQueues& m) {
+            guarded(self, m.reply, [&](pqxx::connection& c) -> RequestOutcome {
+                pqxx::nontransaction tx(c);
+                auto queues = store::list_queues(tx, m.name);
+                if (!m.name)
+                    return Listed{std::move(queues)};
+                if (queues.empty())
+                    return NotFound{"queue", *m.name};
+                return Found{std::move(queues.front())};
             });
         },
         [=](CheckHealth& m) {

@@ -16,6 +16,8 @@ using reader_actor = caf::typed_actor<
     caf::reacts_to<ListJobs>,
     // Answers GET /healthz.
     caf::reacts_to<CheckHealth>,
+    // Answers GET /queues (every queue) and GET /queues/<name> (200 or 404).
+    caf::reacts_to<GetQueues>,
     // Quits; answers true.
     caf::replies_to<stop_atom>::with<bool>>;
 

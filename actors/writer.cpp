@@ -4,6 +4,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <set>
+
 #include "log.hpp"
 #include "store/queries.hpp"
 
@@ -31,8 +33,9 @@ void write(pqxx::transaction_base& tx, const std::vector<InsertJobs*>& group, co
         it += static_cast<long>(c->jobs.size());
     }
 }
-bool wakes_claimers(const InsertJobs&) {
-    return true;
+void wakes(const InsertJobs& c, std::set<std::string>& queues) {
+    for (const auto& job : c.jobs)
+        queues.insert(job.queue);
 }
 void committed(InsertJobs& c) {
     c.reply(Inserted{std::move(c.rendered), c.jobs.front().id, c.batch});
@@ -51,8 +54,8 @@ void write(pqxx::transaction_base& tx, const std::vector<RecordResults*>& group,
         all.insert(all.end(), c->results.begin(), c->results.end());
     store::record_results(tx, ctx.worker, all, ctx.cfg);
 }
-bool wakes_claimers(const RecordResults&) {
-    return false; // retries become due later; the claimer arms its own timer for them
+void wakes(const RecordResults&, std::set<std::string>&) {
+    // Retries become due later; the claimer arms its own timer for them.
 }
 void committed(RecordResults&) {}
 bool failed(RecordResults&, const RequestOutcome&) {
@@ -67,12 +70,33 @@ void write(pqxx::transaction_base& tx, const std::vector<ReleaseAttempts*>& grou
         all.insert(all.end(), c->attempts.begin(), c->attempts.end());
     store::release_attempts(tx, ctx.worker, all);
 }
-bool wakes_claimers(const ReleaseAttempts&) {
-    return true;
+void wakes(const ReleaseAttempts&, std::set<std::string>& queues) {
+    queues.insert(""); // every process: released jobs may be in any of the queues
 }
 void committed(ReleaseAttempts&) {}
 bool failed(ReleaseAttempts&, const RequestOutcome&) {
     return true;
+}
+
+// --- UpdateQueue
+void write(pqxx::transaction_base& tx, const std::vector<UpdateQueue*>& group,
+           const WriteContext&) {
+    for (auto* c : group) {
+        store::update_queue(tx, c->name, c->paused, c->set_limit, c->limit);
+        c->rendered = store::list_queues(tx, c->name).front();
+    }
+}
+void wakes(const UpdateQueue& c, std::set<std::string>& queues) {
+    // A resumed queue or a raised limit is claimed from at once, not at the next poll.
+    if (c.paused != std::optional<bool>(true))
+        queues.insert(c.name);
+}
+void committed(UpdateQueue& c) {
+    c.reply(Found{std::move(c.rendered)});
+}
+bool failed(UpdateQueue& c, const RequestOutcome& why) {
+    c.reply(why);
+    return false;
 }
 
 using Commands = std::vector<WriteCommand*>;
@@ -96,11 +120,11 @@ void write_grouped(pqxx::transaction_base& tx, const Commands& commands, const W
     write_grouped(tx, commands, ctx, std::make_index_sequence<std::variant_size_v<WriteCommand>>{});
 }
 
-bool any_wakes(const Commands& commands) {
+std::set<std::string> queues_to_wake(const Commands& commands) {
+    std::set<std::string> queues;
     for (const auto* c : commands)
-        if (std::visit([](const auto& x) { return wakes_claimers(x); }, *c))
-            return true;
-    return false;
+        std::visit([&](const auto& x) { wakes(x, queues); }, *c);
+    return queues;
 }
 
 struct writer_state {
@@ -144,8 +168,7 @@ void commit_together(store::Connection& conn, const Commands& commands, const Wr
     write_grouped(tx, commands, ctx);
     // Future run_at jobs are found by the claimers' due-time timers and polls; a NOTIFY is for
     // work that is due now. Every process listening wakes, not only this one.
-    if (any_wakes(commands))
-        store::notify_wake(tx);
+    store::notify_wake(tx, queues_to_wake(commands));
     tx.commit();
 }
 
@@ -168,8 +191,7 @@ Commands commit_each(store::Connection& conn, const Commands& commands, Commands
             refused.push_back(c);
         }
     }
-    if (any_wakes(written))
-        store::notify_wake(tx);
+    store::notify_wake(tx, queues_to_wake(written));
     tx.commit();
     return refused;
 }

@@ -1,7 +1,5 @@
 #include "config.hpp"
 
-#include "log.hpp"
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -197,6 +195,9 @@ const std::vector<Option>& options() {
          integer(&Config::http_read_timeout_s, 1, 3600)},
         {"DB_READERS", "db-readers", "2", "database connections serving GET requests",
          integer(&Config::db_readers, 1, 64)},
+        {"QUEUES", "queues", "*",
+         "queues this process works, with optional local caps: * or mail:5,default:10,reports",
+         text(&Config::queues_setting)},
     };
     return all;
 }
@@ -251,15 +252,15 @@ ParsedArgs parse_config(int argc, const char* const* argv,
         }
         it->apply(out.config, "--" + name, value);
     }
+    auto queues = parse_queues_setting(out.config.queues_setting, out.config.worker_concurrency);
+    if (auto* error = std::get_if<std::string>(&queues))
+        throw ConfigError("QUEUES: '" + out.config.queues_setting + "': " + *error);
+    out.config.queues = std::get<std::vector<QueueCap>>(queues);
     if (out.config.heartbeat_interval_s >= out.config.stale_after_s)
         throw ConfigError(
             "HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
             " must be smaller than STALE_AFTER_S (" + std::to_string(out.config.stale_after_s) +
             ")");
-    // The process's own configuration (not a test's map): the format applies from the first
-    // log line on. LOG_LEVEL is applied by conveyor_main.
-    if (!env)
-        log::set_format(out.config.log_format);
     return out;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/queues_setting.hpp"
+
 namespace conveyor {
 
 enum class LogLevel { debug, info, warn, error };
@@ -40,6 +42,9 @@ struct Config {
     int http_threads = 2;
     int http_read_timeout_s = 30;
     int db_readers = 2;
+    // QUEUES: the text as given, and what it says (empty: every queue, sharing the slots).
+    std::string queues_setting = "*";
+    std::vector<QueueCap> queues;
 
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;

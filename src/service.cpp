@@ -185,6 +185,7 @@ int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const C
         return 0;
     }
     log::set_level(args.config.log_level);
+    log::set_format(args.config.log_format);
     // libcurl's global state must be set up once, before any thread uses it.
     curl_global_init(CURL_GLOBAL_ALL);
     if (args.config.database_url.empty()) {

@@ -15,6 +15,7 @@ SCENARIO_DESC = {
     "drain": "backlog inserted by SQL, then 1 process: process start -> last job done",
     "drain-c50": "as drain with WORKER_CONCURRENCY=50",
     "drain-2proc": "as drain with 2 processes",
+    "queues": "4 queues x jobs/4, priorities 0-9, one queue with concurrency_limit 3, 2 processes",
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
     "sse-fanout": "M subscribers on GET /events while noop jobs are submitted: event delivery latency",
@@ -119,7 +120,7 @@ def scenario(name, d, args):
               and chk["answered_ids"] == chk["distinct_ids"] == chk["found_in_table"] == chk["table_rows"])
         s["headline"] = (f"{lg['req_per_s']:,.0f} req/s" if name == "submit"
                          else f"{lg['jobs_per_s']:,.0f} jobs/s ({lg['req_per_s']:,.0f} req/s)")
-    elif name.startswith("drain"):
+    elif name.startswith("drain") or name == "queues":
         dr = load(os.path.join(d, "drain.json"), {})
         t0 = int(m["t_start_us"])
         jobs = int(m["jobs"])
@@ -142,6 +143,13 @@ def scenario(name, d, args):
         s["timeline_100ms"] = load(os.path.join(d, "timeline.json"), [])
         ok = dr.get("done") == jobs and m.get("completed", "0") == "0"
         s["headline"] = f"{s.get('jobs_per_s') or 0:,} jobs/s"
+        if name == "queues":
+            peak = int(m.get("limited_max_processing", "-1") or -1)
+            s["limited_queue"] = {"concurrency_limit": int(m["concurrency_limit"]),
+                                  "max_processing_sampled": peak,
+                                  "samples": int(m.get("limited_samples", "0") or 0)}
+            ok = ok and 0 <= peak <= int(m["concurrency_limit"])
+            s["headline"] += f", limited queue peak {peak}/3"
     elif name == "sse-fanout":
         sse = load(os.path.join(d, "sse.json"), {})
         dl = load(os.path.join(d, "done_latency.json"), {})

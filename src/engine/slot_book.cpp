@@ -4,8 +4,13 @@
 
 namespace conveyor {
 
-void SlotBook::take(AttemptRef attempt, clock::time_point deadline) {
-    running_.push_back(Slot{std::move(attempt), deadline, false});
+void SlotBook::take(AttemptRef attempt, std::string queue, clock::time_point deadline) {
+    running_.push_back(Slot{std::move(attempt), std::move(queue), deadline, false});
+}
+
+int SlotBook::running_in(const std::string& queue) const {
+    return static_cast<int>(std::count_if(running_.begin(), running_.end(),
+                                          [&](const Slot& s) { return s.queue == queue; }));
 }
 
 bool SlotBook::release(const AttemptRef& attempt) {

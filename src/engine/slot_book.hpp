@@ -18,8 +18,8 @@ class SlotBook {
     bool idle() const { return running_.empty(); }
     std::size_t running() const { return running_.size(); }
 
-    // An attempt starts and holds a slot until it is released.
-    void take(AttemptRef attempt, clock::time_point deadline);
+    // An attempt of a job in `queue` starts and holds a slot until it is released.
+    void take(AttemptRef attempt, std::string queue, clock::time_point deadline);
     // The attempt's handler returned: its slot is free. False when it held none.
     bool release(const AttemptRef& attempt);
 
@@ -30,10 +30,13 @@ class SlotBook {
     // Ids of the jobs running here (a job appears once per attempt that holds a slot).
     std::vector<std::string> job_ids() const;
     std::vector<AttemptRef> attempts() const;
+    // Slots held by attempts of jobs in `queue`.
+    int running_in(const std::string& queue) const;
 
   private:
     struct Slot {
         AttemptRef attempt;
+        std::string queue;
         clock::time_point deadline;
         bool overdue = false;
     };

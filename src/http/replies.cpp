@@ -35,7 +35,8 @@ struct ToHttp {
             return {201, json_array(m.jobs), {}};
         return {201, std::move(m.jobs.front()), {{"Location", "/jobs/" + m.first_id}}};
     }
-    HttpReply operator()(Found& m) const { return {200, std::move(m.job), {}}; }
+    HttpReply operator()(Found& m) const { return {200, std::move(m.json), {}}; }
+    HttpReply operator()(Listed& m) const { return {200, json_array(m.items), {}}; }
     HttpReply operator()(Page& m) const {
         HttpReply r{200, json_array(m.jobs), {}};
         if (m.next)
@@ -51,7 +52,9 @@ struct ToHttp {
         return r;
     }
     HttpReply operator()(NotFound& m) const {
-        return error_reply(404, "not_found", "no job with id " + m.id);
+        if (m.kind == "job")
+            return error_reply(404, "not_found", "no job with id " + m.key);
+        return error_reply(404, "not_found", "no " + m.kind + " named '" + m.key + "'");
     }
     HttpReply operator()(Conflict& m) const {
         nlohmann::json body = {{"error", {{"code", "conflict"}, {"message", m.message}}},

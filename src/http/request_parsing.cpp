@@ -73,7 +73,7 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
     if (!j.is_object())
         return invalid("invalid_job", where + "a job must be a JSON object");
     static const std::vector<std::string> fields = {"job_type", "payload", "max_attempts",
-                                                    "run_at"};
+                                                    "run_at",   "queue",   "priority"};
     if (auto unknown = unknown_field(j, fields))
         return invalid("unknown_field",
                        where + "unknown field '" + *unknown + "'; a job has " + join(fields));
@@ -111,6 +111,19 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
                            where +
                                "run_at must be an RFC 3339 timestamp such as 2026-11-26T05:02:39Z");
         job.run_at = r->get<std::string>();
+    }
+    if (auto q = j.find("queue"); q != j.end() && !q->is_null()) {
+        if (!q->is_string() || !is_queue_name(q->get<std::string>()))
+            return invalid("invalid_queue",
+                           where + "queue must be a string of 1..64 of a-z, 0-9, _ . - starting "
+                                   "with a letter or digit");
+        job.queue = q->get<std::string>();
+    }
+    if (auto p = j.find("priority"); p != j.end() && !p->is_null()) {
+        if (!p->is_number_integer() || p->get<long long>() < 0 || p->get<long long>() > 9)
+            return invalid("invalid_priority",
+                           where + "priority must be an integer in 0..9 (0 runs first)");
+        job.priority = static_cast<int>(p->get<long long>());
     }
     job.id = new_uuid_v7();
     return job;
@@ -174,6 +187,27 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
         out.push_back(std::move(std::get<NewJob>(r)));
     }
     return out;
+}
+
+std::variant<std::optional<int>, ApiError> parse_queue_patch(const std::string& body) {
+    auto parsed = parse_json(body);
+    if (auto* e = std::get_if<ApiError>(&parsed))
+        return *e;
+    const json& j = std::get<json>(parsed);
+    if (!j.is_object() || !j.contains("concurrency_limit"))
+        return invalid("invalid_queue_patch",
+                       "body must be an object with \"concurrency_limit\": an integer or null");
+    if (auto unknown = unknown_field(j, {"concurrency_limit"}))
+        return invalid("unknown_field", "unknown field '" + *unknown +
+                                            "'; a queue patch has only concurrency_limit");
+    const json& limit = j["concurrency_limit"];
+    if (limit.is_null())
+        return std::optional<int>{};
+    if (!limit.is_number_integer() || limit.get<long long>() < 0 ||
+        limit.get<long long>() > 1000000)
+        return invalid("invalid_concurrency_limit",
+                       "concurrency_limit must be null or an integer in 0..1000000");
+    return std::optional<int>(static_cast<int>(limit.get<long long>()));
 }
 
 bool is_rfc3339(const std::string& s) {
@@ -249,6 +283,13 @@ parse_list_query(const std::map<std::string, std::string>& params) {
                     return ApiError{400, "invalid_query", "job_type must not be empty"};
                 q.job_types.push_back(item);
             }
+        } else if (key == "queue") {
+            for (const auto& item : split_commas(value)) {
+                if (!is_queue_name(item))
+                    return ApiError{400, "invalid_query",
+                                    "queue '" + item + "' is not a queue name"};
+                q.queues.push_back(item);
+            }
         } else if (key == "limit") {
             bool ok = !value.empty() && value.size() <= 4;
             for (char c : value)
@@ -267,7 +308,7 @@ parse_list_query(const std::map<std::string, std::string>& params) {
         } else {
             return ApiError{400, "invalid_query",
                             "unknown query parameter '" + key +
-                                "'; use status, job_type, limit, cursor"};
+                                "'; use status, job_type, queue, limit, cursor"};
         }
     }
     return q;
@@ -279,9 +320,10 @@ parse_event_query(const std::map<std::string, std::string>& params) {
     for (const auto& [key, value] : params) {
         if (key == "access_token")
             continue;
-        if (key != "job_id" && key != "job_type" && key != "status")
+        if (key != "job_id" && key != "job_type" && key != "status" && key != "queue")
             return ApiError{400, "invalid_query",
-                            "unknown query parameter '" + key + "'; use job_id, job_type, status"};
+                            "unknown query parameter '" + key +
+                                "'; use job_id, job_type, queue, status"};
         for (const auto& item : split_commas(value)) {
             if (key == "job_id") {
                 if (!is_uuid(item))
@@ -294,6 +336,11 @@ parse_event_query(const std::map<std::string, std::string>& params) {
                 if (item.empty())
                     return ApiError{400, "invalid_query", "job_type must not be empty"};
                 f.job_types.insert(item);
+            } else if (key == "queue") {
+                if (!is_queue_name(item))
+                    return ApiError{400, "invalid_query",
+                                    "queue '" + item + "' is not a queue name"};
+                f.queues.insert(item);
             } else {
                 auto status = parse_job_status(item);
                 if (!status)
@@ -337,6 +384,12 @@ std::string next_page_query(const ListQuery& q, const Cursor& next) {
         for (auto s : q.statuses)
             st += (st.empty() ? "" : ",") + std::string(to_string(s));
         out += "status=" + url_encode(st) + "&";
+    }
+    if (!q.queues.empty()) {
+        std::string names;
+        for (const auto& n : q.queues)
+            names += (names.empty() ? "" : ",") + n;
+        out += "queue=" + url_encode(names) + "&";
     }
     if (!q.job_types.empty()) {
         std::string types;

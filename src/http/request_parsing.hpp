@@ -28,6 +28,10 @@ std::variant<NewJob, ApiError> parse_submission(const std::string& body,
 std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
                                                         const HandlerRegistry& registry);
 
+// PATCH /queues/<name> body: {"concurrency_limit": int >= 0 | null} → the new limit (nullopt:
+// no limit).
+std::variant<std::optional<int>, ApiError> parse_queue_patch(const std::string& body);
+
 // RFC 3339 date-time with a time zone ("2026-11-26T05:02:39.123Z", "...+02:00").
 bool is_rfc3339(const std::string& s);
 

@@ -173,14 +173,21 @@ struct HttpServer::Impl {
         return false;
     }
 
-    // Common checks of a JSON POST; returns false after answering when the request is refused.
-    bool acceptable_post(const request_t& req) {
+    // Common checks of a write; returns false after answering when the request is refused.
+    bool acceptable_write(const request_t& req) {
         if (!authorized(req))
             return false;
         if (draining) {
             answer(req, to_http(ShuttingDown{}));
             return false;
         }
+        return true;
+    }
+
+    // Common checks of a JSON POST or PATCH; returns false after answering when refused.
+    bool acceptable_post(const request_t& req) {
+        if (!acceptable_write(req))
+            return false;
         if (req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
             answer_error(req, 413, "body_too_large",
                          "request body exceeds MAX_BODY_BYTES=" +
@@ -314,6 +321,44 @@ struct HttpServer::Impl {
         return restinio::request_accepted();
     }
 
+    // A queue name from the path; answers 400 and returns false when it is not one.
+    bool valid_queue(const request_t& req, const std::string& name) {
+        if (is_queue_name(name))
+            return true;
+        answer_error(req, 400, "invalid_queue", "'" + name + "' is not a queue name");
+        return false;
+    }
+
+    restinio::request_handling_status_t queues(const request_t& req,
+                                               std::optional<std::string> name) {
+        if (!authorized(req) || (name && !valid_queue(req, *name)))
+            return restinio::request_accepted();
+        caf::anon_send(reader(), GetQueues{std::move(name), reply_to(req)});
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t patch_queue(const request_t& req, const std::string& name) {
+        if (!acceptable_post(req) || !valid_queue(req, name))
+            return restinio::request_accepted();
+        auto limit = parse_queue_patch(req->body());
+        if (auto* e = std::get_if<ApiError>(&limit))
+            return answer_error(req, e->status, e->code, e->message);
+        UpdateQueue update{
+            name, std::nullopt, true, std::get<std::optional<int>>(limit), reply_to(req), {}};
+        caf::anon_send(writer, WriteCommand{std::move(update)});
+        return restinio::request_accepted();
+    }
+
+    // POST /queues/<name>/pause and /resume: no body needed.
+    restinio::request_handling_status_t pause_queue(const request_t& req, const std::string& name,
+                                                    bool paused) {
+        if (!acceptable_write(req) || !valid_queue(req, name))
+            return restinio::request_accepted();
+        UpdateQueue update{name, paused, false, std::nullopt, reply_to(req), {}};
+        caf::anon_send(writer, WriteCommand{std::move(update)});
+        return restinio::request_accepted();
+    }
+
     restinio::request_handling_status_t health(const request_t& req) {
         // Load balancers must stop sending here as soon as the process drains.
         if (draining)
@@ -334,8 +379,16 @@ struct HttpServer::Impl {
             allow = "POST";
         else if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos)
             allow = "GET";
-        else if (path == "/healthz" || path == "/events")
+        else if (path == "/healthz" || path == "/events" || path == "/queues")
             allow = "GET";
+        else if (path.rfind("/queues/", 0) == 0) {
+            auto rest = path.substr(8);
+            auto slash = rest.find('/');
+            if (slash == std::string::npos)
+                allow = "GET, PATCH";
+            else if (rest.substr(slash) == "/pause" || rest.substr(slash) == "/resume")
+                allow = "POST";
+        }
         if (!allow.empty())
             return answer_error(req, 405, "method_not_allowed",
                                 std::string(req->header().method().c_str()) +
@@ -351,6 +404,20 @@ struct HttpServer::Impl {
         router->http_get("/jobs", [this](auto req, auto) { return list(req); });
         router->http_get("/jobs/:id", [this](auto req, auto params) {
             return get(req, restinio::cast_to<std::string>(params["id"]));
+        });
+        router->http_get("/queues", [this](auto req, auto) { return queues(req, std::nullopt); });
+        router->http_get("/queues/:name", [this](auto req, auto params) {
+            return queues(req, restinio::cast_to<std::string>(params["name"]));
+        });
+        router->add_handler(
+            restinio::http_method_patch(), "/queues/:name", [this](auto req, auto params) {
+                return patch_queue(req, restinio::cast_to<std::string>(params["name"]));
+            });
+        router->http_post("/queues/:name/pause", [this](auto req, auto params) {
+            return pause_queue(req, restinio::cast_to<std::string>(params["name"]), true);
+        });
+        router->http_post("/queues/:name/resume", [this](auto req, auto params) {
+            return pause_queue(req, restinio::cast_to<std::string>(params["name"]), false);
         });
         router->http_get("/healthz", [this](auto req, auto) { return health(req); });
         router->http_get("/events", [this](auto req, auto) { return events(req); });

@@ -10,7 +10,7 @@ namespace conveyor {
 
 struct JobEvent {
     std::uint64_t id = 0;
-    std::string job_id, job_type;
+    std::string job_id, job_type, queue;
     JobStatus status = JobStatus::pending;
     std::string frame; // the whole SSE frame: "id: ..\nevent: job\ndata: {..}\n\n"
 };
@@ -19,12 +19,15 @@ std::string sse_frame(std::uint64_t id, const std::string& data);
 
 // Query filters of GET /events; an empty set matches everything.
 struct EventFilter {
-    std::set<std::string> job_ids, job_types;
+    std::set<std::string> job_ids, job_types, queues;
     std::set<JobStatus> statuses;
-    bool empty() const { return job_ids.empty() && job_types.empty() && statuses.empty(); }
+    bool empty() const {
+        return job_ids.empty() && job_types.empty() && queues.empty() && statuses.empty();
+    }
     bool matches(const JobEvent& e) const {
         return (job_ids.empty() || job_ids.count(e.job_id)) &&
                (job_types.empty() || job_types.count(e.job_type)) &&
+               (queues.empty() || queues.count(e.queue)) &&
                (statuses.empty() || statuses.count(e.status));
     }
 };

@@ -35,6 +35,16 @@ std::string job_status_list() {
     return out;
 }
 
+bool is_queue_name(const std::string& s) {
+    auto plain = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    if (s.empty() || s.size() > 64 || !plain(s[0]))
+        return false;
+    for (char c : s)
+        if (!plain(c) && c != '_' && c != '.' && c != '-')
+            return false;
+    return true;
+}
+
 const char* to_string(Outcome o) {
     switch (o) {
     case Outcome::success:

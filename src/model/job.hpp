@@ -23,10 +23,15 @@ std::string job_status_list();
 struct NewJob {
     std::string id; // generated before insert (UUIDv7)
     std::string job_type;
+    std::string queue = "default";
+    int priority = 0; // 0..9, lower runs first
     std::string payload;
     int max_attempts = 3;
     std::optional<std::string> run_at; // RFC 3339, validated
 };
+
+// A queue name: [a-z0-9][a-z0-9_.-]{0,63} (also checked by the database).
+bool is_queue_name(const std::string& s);
 
 // One attempt of one job: the attempt number tells a late result from the current attempt's.
 struct AttemptRef {
@@ -39,6 +44,7 @@ struct AttemptRef {
 struct ClaimedJob {
     std::string id;
     std::string job_type;
+    std::string queue;
     std::string payload;
     int attempt = 0; // attempts after the claim: identifies this attempt
     int max_attempts = 0;

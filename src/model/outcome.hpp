@@ -18,9 +18,14 @@ struct Inserted {
     bool batch = false; // POST /jobs/batch: answered as an array
 };
 
-// One job, rendered as API JSON.
+// One job or queue, rendered as API JSON.
 struct Found {
-    std::string job;
+    std::string json;
+};
+
+// Every item of a small collection (the queues), rendered as API JSON.
+struct Listed {
+    std::vector<std::string> items;
 };
 
 // A page of jobs, newest first; `next` is set when more exist.
@@ -35,8 +40,10 @@ struct Health {
     bool database_ok = true;
 };
 
+// No such job (`kind` "job", `key` its id) or queue ("queue", its name).
 struct NotFound {
-    std::string id;
+    std::string kind;
+    std::string key;
 };
 
 // The action does not fit the job's state.
@@ -53,7 +60,7 @@ struct StoreFailed {};
 
 struct ShuttingDown {};
 
-using RequestOutcome = std::variant<Inserted, Found, Page, Health, NotFound, Conflict,
+using RequestOutcome = std::variant<Inserted, Found, Listed, Page, Health, NotFound, Conflict,
                                     StoreUnavailable, StoreFailed, ShuttingDown>;
 
 // Answers one request; callable from any thread, exactly once.

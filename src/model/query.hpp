@@ -18,6 +18,7 @@ struct Cursor {
 struct ListQuery {
     std::vector<JobStatus> statuses;    // empty: any
     std::vector<std::string> job_types; // empty: any
+    std::vector<std::string> queues;    // empty: any
     int limit = 100;
     std::optional<Cursor> cursor;
 };

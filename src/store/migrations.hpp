@@ -12,7 +12,7 @@ struct Migration {
     const char* sql;
 };
 
-// migrations/*.sql, compiled in by cmake/embed_migrations.cmake.
+// migrations/*.sql, compiled in by cmake/embed_sql.cmake.
 const std::vector<Migration>& embedded_migrations();
 
 // Applies pending migrations in one transaction under an advisory lock, so that instances starting

@@ -10,27 +10,29 @@ namespace conveyor::store {
 
 namespace {
 
-std::string uuid_array(const std::vector<std::string>& ids) {
-    // Ids are validated UUIDs (no quoting needed inside an array literal).
-    std::string out = "{";
-    for (size_t i = 0; i < ids.size(); ++i)
-        out += (i ? "," : "") + ids[i];
-    return out + "}";
-}
-
 std::string dump(const nlohmann::json& doc) {
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// One element of an array literal, double-quoted with \ and " escaped.
-std::string array_element(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
+// A PostgreSQL array literal of text (libpqxx 6 takes arrays as text): each element
+// double-quoted with \ and " escaped.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
     }
-    return out + '"';
+    return out + "}";
+}
+
+// libpqxx 6 sends a null const char* as SQL NULL.
+const char* or_null(const std::optional<std::string>& s) {
+    return s ? s->c_str() : nullptr;
 }
 
 JobStatus status_of(const pqxx::field& f) {
@@ -46,7 +48,8 @@ std::vector<JobEvent> to_events(const pqxx::result& rows) {
     for (const auto& row : rows) {
         auto id = row["id"].as<std::uint64_t>();
         out.push_back(JobEvent{id, row["job_id"].c_str(), row["job_type"].c_str(),
-                               status_of(row["status"]), sse_frame(id, row["data"].c_str())});
+                               row["queue"].c_str(), status_of(row["status"]),
+                               sse_frame(id, row["data"].c_str())});
     }
     return out;
 }
@@ -75,6 +78,7 @@ std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vect
         if (i)
             doc += ',';
         doc += "{\"id\":\"" + j.id + "\",\"job_type\":" + nlohmann::json(j.job_type).dump() +
+               ",\"queue\":\"" + j.queue + "\",\"priority\":" + std::to_string(j.priority) +
                ",\"payload\":" + j.payload + ",\"max_attempts\":" + std::to_string(j.max_attempts);
         if (j.run_at)
             doc += ",\"scheduled_at\":" + nlohmann::json(*j.run_at).dump();
@@ -93,20 +97,20 @@ std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vect
     return out;
 }
 
-void notify_wake(pqxx::transaction_base& tx) {
-    tx.exec_prepared("notify_wake");
+void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues) {
+    if (!queues.empty())
+        tx.exec_prepared("notify_wake", text_array({queues.begin(), queues.end()}));
 }
 
-int record_results(pqxx::transaction_base& tx, const std::string& worker,
-                   const std::vector<AttemptResult>& results, const Config& cfg) {
+void record_results(pqxx::transaction_base& tx, const std::string& worker,
+                    const std::vector<AttemptResult>& results, const Config& cfg) {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& r : results)
         doc.push_back({{"id", r.attempt.id},
                        {"attempt", r.attempt.attempt},
                        {"outcome", to_string(r.result.outcome)},
                        {"error", r.result.message}});
-    auto res = tx.exec_prepared("record_results", dump(doc), worker, backoff_table(cfg));
-    return static_cast<int>(res.affected_rows());
+    tx.exec_prepared("record_results", dump(doc), worker, backoff_table(cfg));
 }
 
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
@@ -119,19 +123,33 @@ int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
 }
 
 std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit,
-                                   int lease_s) {
-    auto rows = tx.exec_prepared("claim_jobs", limit, worker, lease_s);
+                                   int lease_s, const ClaimScope& scope) {
+    std::optional<std::string> queues, rooms;
+    if (scope.queues) {
+        queues = text_array(*scope.queues);
+        std::string r = "{";
+        for (size_t i = 0; i < scope.rooms.size(); ++i)
+            r += (i ? "," : "") + (scope.rooms[i] ? std::to_string(*scope.rooms[i]) : "NULL");
+        rooms = r + "}";
+    }
+    auto rows =
+        tx.exec_prepared("claim_jobs", limit, worker, lease_s, or_null(queues), or_null(rooms));
     std::vector<ClaimedJob> out;
     out.reserve(rows.size());
     for (const auto& row : rows)
-        out.push_back({row["id"].c_str(), row["job_type"].c_str(), row["payload"].c_str(),
-                       row["attempts"].as<int>(), row["max_attempts"].as<int>()});
+        out.push_back({row["id"].c_str(), row["job_type"].c_str(), row["queue"].c_str(),
+                       row["payload"].c_str(), row["attempts"].as<int>(),
+                       row["max_attempts"].as<int>()});
     return out;
 }
 
-std::optional<long long> ms_until_next_due(pqxx::connection& conn) {
+std::optional<long long> ms_until_next_due(pqxx::connection& conn,
+                                           const std::optional<std::vector<std::string>>& queues) {
     pqxx::nontransaction tx(conn);
-    auto rows = tx.exec_prepared("next_due");
+    std::optional<std::string> names;
+    if (queues)
+        names = text_array(*queues);
+    auto rows = tx.exec_prepared("next_due", or_null(names));
     if (rows.empty() || rows[0]["ms"].is_null())
         return std::nullopt;
     return rows[0]["ms"].as<long long>();
@@ -140,7 +158,7 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn) {
 int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
               const std::vector<std::string>& ids, int lease_s) {
     return static_cast<int>(
-        tx.exec_prepared("heartbeat", uuid_array(ids), worker, lease_s).affected_rows());
+        tx.exec_prepared("heartbeat", text_array(ids), worker, lease_s).affected_rows());
 }
 
 int reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg) {
@@ -157,29 +175,23 @@ std::optional<std::string> get_job_json(pqxx::connection& conn, const std::strin
 
 Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
     pqxx::nontransaction tx(conn);
-    // libpqxx 6 takes arrays as text literals; job types are quoted, statuses are plain words.
-    std::optional<std::string> statuses, types;
+    std::optional<std::string> statuses, types, queues, cursor_us, cursor_id;
     if (!q.statuses.empty()) {
-        std::string s = "{";
-        for (size_t i = 0; i < q.statuses.size(); ++i)
-            s += (i ? "," : "") + std::string(to_string(q.statuses[i]));
-        statuses = s + "}";
+        std::vector<std::string> names;
+        for (auto st : q.statuses)
+            names.emplace_back(to_string(st));
+        statuses = text_array(names);
     }
-    if (!q.job_types.empty()) {
-        std::string s = "{";
-        for (size_t i = 0; i < q.job_types.size(); ++i)
-            s += (i ? "," : "") + array_element(q.job_types[i]);
-        types = s + "}";
-    }
-    std::optional<std::string> cursor_us, cursor_id;
+    if (!q.job_types.empty())
+        types = text_array(q.job_types);
+    if (!q.queues.empty())
+        queues = text_array(q.queues);
     if (q.cursor) {
         cursor_us = std::to_string(q.cursor->created_us);
         cursor_id = q.cursor->id;
     }
-    // libpqxx 6 sends a null const char* as SQL NULL.
-    auto or_null = [](const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; };
     auto rows = tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
-                                 or_null(cursor_id), q.limit + 1);
+                                 or_null(cursor_id), q.limit + 1, or_null(queues));
     Page page;
     page.query = q;
     for (const auto& row : rows) {
@@ -196,6 +208,25 @@ Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
 void ping(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec_prepared("ping");
+}
+
+std::vector<std::string> list_queues(pqxx::transaction_base& tx,
+                                     const std::optional<std::string>& name) {
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_prepared("list_queues", or_null(name)))
+        out.emplace_back(row["queue"].c_str());
+    return out;
+}
+
+void update_queue(pqxx::transaction_base& tx, const std::string& name, std::optional<bool> paused,
+                  bool set_limit, std::optional<int> limit) {
+    std::optional<std::string> pause_text, limit_text;
+    if (paused)
+        pause_text = *paused ? "true" : "false";
+    if (limit)
+        limit_text = std::to_string(*limit);
+    tx.exec_prepared("update_queue", name, or_null(pause_text), set_limit ? "true" : "false",
+                     or_null(limit_text));
 }
 
 std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id, int limit) {

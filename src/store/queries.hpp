@@ -3,6 +3,7 @@
 // themselves are the files in src/store/sql/, embedded at build time; nothing else writes SQL.
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,13 @@ void prepare_statements(pqxx::connection& conn);
 // Inserts the jobs and returns each as API JSON, in the order given.
 std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs);
 
-// Wakes idle claimers of every process (LISTEN conveyor_wake).
-void notify_wake(pqxx::transaction_base& tx);
+// Wakes the idle claimers of every process working one of `queues` ("" wakes every process).
+void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues);
 
 // Writes attempt results, only where the job is still processing, locked by `worker`, on the
-// same attempt. Returns how many rows changed.
-int record_results(pqxx::transaction_base& tx, const std::string& worker,
-                   const std::vector<AttemptResult>& results, const Config& cfg);
+// same attempt.
+void record_results(pqxx::transaction_base& tx, const std::string& worker,
+                    const std::vector<AttemptResult>& results, const Config& cfg);
 
 // Returns running attempts to pending without counting them (graceful shutdown).
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
@@ -37,11 +38,19 @@ int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
 // Claims up to `limit` due pending jobs with FOR UPDATE SKIP LOCKED, oldest scheduled first,
 // leased for `lease_s` seconds. One statement, committed on its own (autocommit): one round trip
 // per claim.
+// `scope`: the queues to claim from (none: every queue) and how many more each may take here
+// (none: only `limit` bounds it).
+struct ClaimScope {
+    std::optional<std::vector<std::string>> queues;
+    std::vector<std::optional<int>> rooms; // one per queue
+};
 std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit,
-                                   int lease_s);
+                                   int lease_s, const ClaimScope& scope);
 
-// Milliseconds until the next pending job becomes due, if any is scheduled in the future.
-std::optional<long long> ms_until_next_due(pqxx::connection& conn);
+// Milliseconds until the next pending job of `queues` (none: all) becomes due, if any is
+// scheduled.
+std::optional<long long> ms_until_next_due(pqxx::connection& conn,
+                                           const std::optional<std::vector<std::string>>& queues);
 
 // Refreshes heartbeat_at of this worker's running jobs and extends their lease by `lease_s`.
 int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
@@ -56,6 +65,13 @@ std::optional<std::string> get_job_json(pqxx::connection& conn, const std::strin
 Page list_jobs(pqxx::connection& conn, const ListQuery& q);
 
 void ping(pqxx::connection& conn);
+
+// Queues as API JSON, by name: all of them, or the one named (empty when it does not exist).
+std::vector<std::string> list_queues(pqxx::transaction_base& tx,
+                                     const std::optional<std::string>& name);
+// Creates or changes a queue (see UpdateQueue in actors/messages.hpp).
+void update_queue(pqxx::transaction_base& tx, const std::string& name, std::optional<bool> paused,
+                  bool set_limit, std::optional<int> limit);
 
 // Events with id > after_id, oldest first (at most `limit`).
 std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id, int limit);

@@ -38,11 +38,18 @@ TEST_CASE("migrations started concurrently apply each migration exactly once") {
     CHECK(applied == static_cast<int>(store::embedded_migrations().size()));
 }
 
-TEST_CASE("the status column is checked and the pending index is partial") {
+TEST_CASE("the status column is checked and the pending and processing indexes are partial") {
     TestDatabase db;
     pqxx::connection c(db.url());
     store::apply_migrations(c);
     CHECK_THROWS(db.exec("INSERT INTO jobs (job_type, status) VALUES ('noop', 'weird')"));
-    CHECK(db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_pending_scheduled_idx'")
-              .find("WHERE (status = 'pending'::text)") != std::string::npos);
+    CHECK_THROWS(db.exec("INSERT INTO jobs (job_type, queue) VALUES ('noop', 'Bad Name')"));
+    CHECK_THROWS(db.exec("INSERT INTO jobs (job_type, priority) VALUES ('noop', 10)"));
+    auto pending = db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_pending_idx'");
+    CHECK(pending.find("(queue, priority, scheduled_at, id) WHERE (status = 'pending'::text)") !=
+          std::string::npos);
+    CHECK(db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_processing_idx'")
+              .find("WHERE (status = 'processing'::text)") != std::string::npos);
+    // Every index costs claims and completions: exactly these four.
+    CHECK(db.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs'") == 4);
 }

@@ -53,7 +53,7 @@ TEST_CASE("outcome mapping: failures get their status, code and a Retry-After on
     auto failed = to_http(StoreFailed{});
     CHECK(failed.status == 500);
     CHECK(error_code(failed) == "internal_error");
-    auto missing = to_http(NotFound{"abc"});
+    auto missing = to_http(NotFound{"job", "abc"});
     CHECK(missing.status == 404);
     CHECK(json::parse(missing.body)["error"]["message"] == "no job with id abc");
 }

@@ -28,7 +28,8 @@ class Scripted final : public Handler {
 };
 
 ClaimedJob job(std::string payload = "{}") {
-    return ClaimedJob{"00000000-0000-7000-8000-000000000000", "scripted", std::move(payload), 1, 3};
+    return ClaimedJob{
+        "00000000-0000-7000-8000-000000000000", "scripted", "default", std::move(payload), 1, 3};
 }
 
 HandlerResult run(const Handler* h, const ClaimedJob& j = job(),

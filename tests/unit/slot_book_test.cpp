@@ -9,8 +9,8 @@ TEST_CASE("slot book: free slots shrink as attempts start and grow as they are r
     SlotBook slots(2);
     auto now = clock_type::now();
     CHECK(slots.free() == 2);
-    slots.take({"a", 1}, now);
-    slots.take({"b", 1}, now);
+    slots.take({"a", 1}, "default", now);
+    slots.take({"b", 1}, "default", now);
     CHECK(slots.free() == 0);
     CHECK(slots.release({"a", 1}));
     CHECK(slots.free() == 1);
@@ -22,8 +22,8 @@ TEST_CASE("slot book: free slots shrink as attempts start and grow as they are r
 TEST_CASE("slot book: a timed-out attempt keeps its slot beside the job's next attempt") {
     SlotBook slots(3);
     auto now = clock_type::now();
-    slots.take({"a", 1}, now);
-    slots.take({"a", 2}, now + std::chrono::seconds(10));
+    slots.take({"a", 1}, "default", now);
+    slots.take({"a", 2}, "default", now + std::chrono::seconds(10));
     CHECK(slots.free() == 1);
     CHECK(slots.job_ids() == std::vector<std::string>{"a", "a"});
     CHECK(slots.release({"a", 2}));
@@ -33,10 +33,23 @@ TEST_CASE("slot book: a timed-out attempt keeps its slot beside the job's next a
 TEST_CASE("slot book: overdue attempts are reported once and keep their slots") {
     SlotBook slots(2);
     auto now = clock_type::now();
-    slots.take({"late", 1}, now - std::chrono::milliseconds(1));
-    slots.take({"fine", 1}, now + std::chrono::seconds(60));
+    slots.take({"late", 1}, "default", now - std::chrono::milliseconds(1));
+    slots.take({"fine", 1}, "default", now + std::chrono::seconds(60));
     CHECK(slots.overdue(now) == std::vector<AttemptRef>{{"late", 1}});
     CHECK(slots.overdue(now).empty());
     CHECK(slots.free() == 0);
     CHECK(slots.overdue(now + std::chrono::seconds(61)) == std::vector<AttemptRef>{{"fine", 1}});
+}
+
+TEST_CASE("slot book: counts the slots each queue holds") {
+    SlotBook slots(4);
+    auto now = clock_type::now();
+    slots.take({"a", 1}, "mail", now);
+    slots.take({"b", 1}, "mail", now);
+    slots.take({"c", 1}, "reports", now);
+    CHECK(slots.running_in("mail") == 2);
+    CHECK(slots.running_in("reports") == 1);
+    CHECK(slots.running_in("default") == 0);
+    slots.release({"a", 1});
+    CHECK(slots.running_in("mail") == 1);
 }
