@@ -1,8 +1,8 @@
 // `email` against a real SMTP server (aiosmtpd) and the real service.
 #include <catch2/catch.hpp>
 
-#include "service.hpp"
-#include "smtp_sink.hpp"
+#include "support/handler_api.hpp"
+#include "support/smtp_sink.hpp"
 
 using namespace handlertest;
 using namespace testsupport;
