@@ -733,7 +733,7 @@ json terminate_round(const ServerProcess& s, const TestDatabase& db,
 
 } // namespace
 
-TEST_CASE("chaos: every backend killed with pg_terminate_backend, twice; recovered in place",
+TEST_CASE("chaos: every backend killed with pg_terminate_backend, twice, and recovered in place",
           "[chaos]") {
     TestDatabase db;
     auto s = start(testd_binary(), db,
