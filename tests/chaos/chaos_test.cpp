@@ -110,6 +110,19 @@ std::unique_ptr<ServerProcess> start(const std::string& binary, const TestDataba
     return start_service(binary, db, std::move(env));
 }
 
+// A test daemon that only NOTIFY wakes quickly (the poll is a minute away), with fast heartbeats,
+// reaping and retries: the set-up of the database fault tests.
+std::unique_ptr<ServerProcess> start_for_db_faults(const TestDatabase& db) {
+    return start(testd_binary(), db,
+                 {{"POLL_INTERVAL_MS", "60000"},
+                  {"WORKER_CONCURRENCY", "4"},
+                  {"HEARTBEAT_INTERVAL_S", "1"},
+                  {"STALE_AFTER_S", "5"},
+                  {"REAPER_INTERVAL_S", "1"},
+                  {"BACKOFF_BASE_MS", "100"},
+                  {"BACKOFF_MAX_S", "1"}});
+}
+
 std::string tail(const std::string& log) {
     return log_tail(log);
 }
@@ -255,73 +268,94 @@ WebhookCheck check_webhooks(const TestDatabase& db, WebhookLog& hooks,
 
 } // namespace
 
-TEST_CASE("chaos: 3 processes drain 10,000 jobs while one is SIGKILLed every 2 s", "[chaos]") {
+namespace {
+
+// Three test daemons on one database, a webhook target, and the jobs given to them so far.
+struct KillChaos {
     TestDatabase db;
-    create_executions_table(db);
     WebhookLog hooks;
-    FakeHttpServer target([&](const Request& req, int) {
+    FakeHttpServer target{[this](const Request& req, int) {
         auto arrived = steady::now();
         std::this_thread::sleep_for(milliseconds(kWebhookDelayMs));
         hooks.add(req.body, arrived);
         return Response(200, "ok");
-    });
+    }};
     std::map<std::string, std::string> env = {
         {"STALE_AFTER_S", "2"},       {"HEARTBEAT_INTERVAL_S", "1"}, {"REAPER_INTERVAL_S", "1"},
         {"BACKOFF_BASE_MS", "50"},    {"BACKOFF_MAX_S", "1"},        {"WORKER_CONCURRENCY", "16"},
         {"POLL_INTERVAL_MS", "1000"}, {"JOB_TIMEOUT_S", "30"},
     };
     std::vector<std::unique_ptr<ServerProcess>> procs;
-    for (int i = 0; i < kKillProcesses; ++i)
-        procs.push_back(start(testd_binary(), db, env));
-
-    // Half the batches before the kills start, half during them.
-    auto batches = kill_batches(target);
+    std::vector<json> batches;
+    size_t next_batch = 0;
     std::vector<std::string> ids;       // every id answered 201
     std::map<long, std::string> by_tag; // webhook tag -> job id
-    size_t next_batch = 0;
-    auto submit_next = [&](const ServerProcess& s) {
+    int kills = 0;
+    std::vector<long long> remaining_at_kill;
+
+    KillChaos() {
+        create_executions_table(db);
+        for (int i = 0; i < kKillProcesses; ++i)
+            procs.push_back(start(testd_binary(), db, env));
+        batches = kill_batches(target);
+    }
+
+    bool batches_left() const { return next_batch < batches.size(); }
+
+    void submit_next(const ServerProcess& s) {
         auto got = submit_batch(s, batches[next_batch]);
         for (size_t i = 0; i < got.size(); ++i)
             if (i % 2 == 1)
                 by_tag[static_cast<long>(next_batch * 1000 + i)] = got[i];
         ids.insert(ids.end(), got.begin(), got.end());
         ++next_batch;
-    };
-    while (next_batch < batches.size() / 2)
-        submit_next(*procs[next_batch % kKillProcesses]);
-
-    std::mt19937 rng(std::random_device{}());
-    int kills = 0;
-    std::vector<long long> remaining_at_kill;
-    auto chaos_start = steady::now();
-    for (int k = 0; k < kKills; ++k) {
-        std::this_thread::sleep_for(milliseconds(1500 + rng() % 1000));
-        auto victim = static_cast<size_t>(rng() % kKillProcesses);
-        // Only a kill that interrupts work counts: the victim must hold a processing job.
-        if (!busy(db, *procs[victim]))
-            break; // nothing left to interrupt
-        remaining_at_kill.push_back(db.count("SELECT count(*) FROM jobs WHERE status <> 'done'"));
-        procs[victim]->signal(SIGKILL);
-        REQUIRE(procs[victim]->wait_exit(10000) == -1000 - SIGKILL);
-        ++kills;
-        // Submit to a survivor while the victim is down.
-        if (next_batch < batches.size())
-            submit_next(*procs[(victim + 1) % kKillProcesses]);
-        procs[victim] = start(testd_binary(), db, env);
     }
-    while (next_batch < batches.size())
-        submit_next(*procs[next_batch % kKillProcesses]);
+
+    // Kills a random process every 1.5-2.5 s, each time one that holds a processing job, and
+    // submits a batch to a survivor while it is down.
+    void kill_repeatedly() {
+        std::mt19937 rng(std::random_device{}());
+        for (int k = 0; k < kKills; ++k) {
+            std::this_thread::sleep_for(milliseconds(1500 + rng() % 1000));
+            auto victim = static_cast<size_t>(rng() % kKillProcesses);
+            // Only a kill that interrupts work counts: the victim must hold a processing job.
+            if (!busy(db, *procs[victim]))
+                break; // nothing left to interrupt
+            remaining_at_kill.push_back(
+                db.count("SELECT count(*) FROM jobs WHERE status <> 'done'"));
+            procs[victim]->signal(SIGKILL);
+            REQUIRE(procs[victim]->wait_exit(10000) == -1000 - SIGKILL);
+            ++kills;
+            if (batches_left())
+                submit_next(*procs[(victim + 1) % kKillProcesses]);
+            procs[victim] = start(testd_binary(), db, env);
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("chaos: 3 processes drain 10,000 jobs while one is SIGKILLed every 2 s", "[chaos]") {
+    KillChaos c;
+    auto& db = c.db;
+    // Half the batches before the kills start, half during them.
+    while (c.next_batch < c.batches.size() / 2)
+        c.submit_next(*c.procs[c.next_batch % kKillProcesses]);
+    auto chaos_start = steady::now();
+    c.kill_repeatedly();
+    while (c.batches_left())
+        c.submit_next(*c.procs[c.next_batch % kKillProcesses]);
     double chaos_s = ms_since(chaos_start) / 1000;
 
     bool drained = wait_until(
         [&] { return db.count("SELECT count(*) FROM jobs WHERE status <> 'done'") == 0; },
         seconds(150), milliseconds(250));
-    INFO("not done: " << status_counts(db) << "\nlog of process 0:\n" << tail(procs[0]->log()));
+    INFO("not done: " << status_counts(db) << "\nlog of process 0:\n" << tail(c.procs[0]->log()));
     CHECK(drained);
     double total_s = ms_since(chaos_start) / 1000;
 
-    const long long submitted = static_cast<long long>(ids.size());
-    long long lost = missing(db, ids), undone = not_done(db, ids);
+    const long long submitted = static_cast<long long>(c.ids.size());
+    long long lost = missing(db, c.ids), undone = not_done(db, c.ids);
     // Test jobs: never two attempts of one job at once; the successful attempt was executed.
     long long overlapping = overlapping_executions(db);
     long long same_attempt_twice =
@@ -335,16 +369,16 @@ TEST_CASE("chaos: 3 processes drain 10,000 jobs while one is SIGKILLed every 2 s
     long long test_dups = db.count("SELECT count(*) FROM test_executions") - test_jobs_executed;
     long long reclaimed =
         db.count("SELECT count(*) FROM jobs WHERE last_error LIKE 'worker lost%'");
-    auto hooks_seen = check_webhooks(db, hooks, by_tag);
+    auto hooks_seen = check_webhooks(db, c.hooks, c.by_tag);
 
-    WARN("SIGKILL chaos: " << kills << " kills of busy processes over " << chaos_s << " s, "
+    WARN("SIGKILL chaos: " << c.kills << " kills of busy processes over " << chaos_s << " s, "
                            << submitted << " jobs submitted, " << lost << " lost, " << undone
                            << " not done; duplicate executions: " << test_dups << " test + "
                            << hooks_seen.dups << " webhook (" << reclaimed
                            << " jobs reclaimed by the reaper); drained in " << total_s << " s");
     report("sigkill", {{"processes", kKillProcesses},
-                       {"kills", kills},
-                       {"remaining_jobs_at_each_kill", remaining_at_kill},
+                       {"kills", c.kills},
+                       {"remaining_jobs_at_each_kill", c.remaining_at_kill},
                        {"jobs_submitted", submitted},
                        {"jobs_lost", lost},
                        {"jobs_not_done", undone},
@@ -357,7 +391,7 @@ TEST_CASE("chaos: 3 processes drain 10,000 jobs while one is SIGKILLed every 2 s
                        {"chaos_seconds", chaos_s},
                        {"total_seconds", total_s}});
 
-    CHECK(kills >= 3); // each one hit a process holding a processing job
+    CHECK(c.kills >= 3); // each one hit a process holding a processing job
     CHECK(reclaimed > 0);
     CHECK(submitted == kKillTestJobs + kKillWebhookJobs);
     CHECK(db.count("SELECT count(*) FROM jobs") == submitted);
@@ -596,14 +630,7 @@ void check_sse_across_restarts(const ServerProcess& s, const SseClient& sse,
 TEST_CASE("chaos: PostgreSQL stopped (fast, then immediate) and started again under load",
           "[chaos]") {
     TestDatabase db;
-    auto s = start(testd_binary(), db,
-                   {{"POLL_INTERVAL_MS", "60000"},
-                    {"WORKER_CONCURRENCY", "4"},
-                    {"HEARTBEAT_INTERVAL_S", "1"},
-                    {"STALE_AFTER_S", "5"},
-                    {"REAPER_INTERVAL_S", "1"},
-                    {"BACKOFF_BASE_MS", "100"},
-                    {"BACKOFF_MAX_S", "1"}});
+    auto s = start_for_db_faults(db);
     SseClient sse(s->base_url() + "/events");
     REQUIRE(wait_until([&] { return sse.raw().find("retry:") != std::string::npos; }, seconds(10)));
     Trickle trickle(*s);
@@ -736,14 +763,7 @@ json terminate_round(const ServerProcess& s, const TestDatabase& db,
 TEST_CASE("chaos: every backend killed with pg_terminate_backend, twice, and recovered in place",
           "[chaos]") {
     TestDatabase db;
-    auto s = start(testd_binary(), db,
-                   {{"POLL_INTERVAL_MS", "60000"},
-                    {"WORKER_CONCURRENCY", "4"},
-                    {"HEARTBEAT_INTERVAL_S", "1"},
-                    {"STALE_AFTER_S", "5"},
-                    {"REAPER_INTERVAL_S", "1"},
-                    {"BACKOFF_BASE_MS", "100"},
-                    {"BACKOFF_MAX_S", "1"}});
+    auto s = start_for_db_faults(db);
     const int pid = s->pid();
     std::vector<std::string> ids;
     json rounds = json::array();
@@ -772,6 +792,23 @@ TEST_CASE("chaos: every backend killed with pg_terminate_backend, twice, and rec
 namespace {
 
 constexpr int kStormJobs = 5000, kBackoffBaseMs = 200;
+
+// `n` webhooks to `target`, tagged with their index, in batches of 1000; returns the ids.
+std::vector<std::string> submit_webhooks(const ServerProcess& s, const FakeHttpServer& target,
+                                         int n) {
+    std::vector<std::string> ids;
+    for (int b = 0; b < n / 1000; ++b) {
+        json jobs = json::array();
+        for (int i = 0; i < 1000; ++i)
+            jobs.push_back(
+                {{"job_type", "webhook"},
+                 {"payload", {{"url", target.url("/hook")}, {"body", {{"tag", b * 1000 + i}}}}},
+                 {"max_attempts", 25}});
+        auto got = submit_batch(s, jobs);
+        ids.insert(ids.end(), got.begin(), got.end());
+    }
+    return ids;
+}
 
 // Sequential GETs of random jobs spread over ~5 s; returns the latencies in ms.
 std::vector<double> get_latencies(const ServerProcess& s, const std::vector<std::string>& ids,
@@ -836,17 +873,7 @@ TEST_CASE("chaos: 5,000 webhooks against a server answering 503, then recovering
                     {"BACKOFF_MAX_S", "2"},
                     {"WORKER_CONCURRENCY", "20"}});
     auto storm_start = steady::now(); // the first attempts start as the batches commit
-    std::vector<std::string> ids;
-    for (int b = 0; b < kStormJobs / 1000; ++b) {
-        json jobs = json::array();
-        for (int i = 0; i < 1000; ++i)
-            jobs.push_back(
-                {{"job_type", "webhook"},
-                 {"payload", {{"url", target.url("/hook")}, {"body", {{"tag", b * 1000 + i}}}}},
-                 {"max_attempts", 25}});
-        auto got = submit_batch(*s, jobs);
-        ids.insert(ids.end(), got.begin(), got.end());
-    }
+    auto ids = submit_webhooks(*s, target, kStormJobs);
     // The storm is on once many jobs have failed at least once.
     REQUIRE(wait_until([&] { return failures > kStormJobs / 2; }, seconds(60), milliseconds(50)));
 

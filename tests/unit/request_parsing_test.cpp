@@ -4,17 +4,13 @@
 
 #include "handlers/registry.hpp"
 #include "http/request_parsing.hpp"
+#include "support/registry.hpp"
 
 using namespace conveyor;
 
 namespace {
 const HandlerRegistry& registry() {
-    static HandlerRegistry r = [] {
-        HandlerRegistry reg;
-        register_builtin_handlers(reg, Config{});
-        return reg;
-    }();
-    return r;
+    return testsupport::builtin_registry();
 }
 ApiError error_of(const std::string& body) {
     auto r = parse_submission(body, registry());
