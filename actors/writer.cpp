@@ -179,15 +179,18 @@ Commands commit_each(store::Connection& conn, const Commands& commands, Commands
     pqxx::work tx(conn.get());
     Commands refused;
     for (auto* c : commands) {
+        // Plain SAVEPOINT statements: libpqxx 6's subtransaction leaves the transaction
+        // aborted after a failed statement instead of rolling back to its savepoint.
+        tx.exec0("SAVEPOINT command");
         try {
-            pqxx::subtransaction sub(tx, "command");
-            write_grouped(sub, {c}, ctx);
-            sub.commit();
+            write_grouped(tx, {c}, ctx);
+            tx.exec0("RELEASE SAVEPOINT command");
             written.push_back(c);
         } catch (const pqxx::broken_connection&) {
             throw;
         } catch (const std::exception& e) {
             log::error("writer", std::string("write refused: ") + e.what());
+            tx.exec0("ROLLBACK TO SAVEPOINT command");
             refused.push_back(c);
         }
     }

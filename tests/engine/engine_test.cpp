@@ -11,6 +11,7 @@
 #include "support/database.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
+#include "support/jobs.hpp"
 #include "support/server_process.hpp"
 
 using namespace testsupport;
@@ -20,42 +21,13 @@ using std::chrono::seconds;
 
 namespace {
 
-void create_executions_table(const TestDatabase& db) {
-    db.exec("CREATE TABLE test_executions (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT "
-            "NULL,"
-            " started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)");
-}
-
 std::unique_ptr<ServerProcess> start(const TestDatabase& db,
                                      std::map<std::string, std::string> env = {}) {
-    return start_service(testd_binary(), db, std::move(env));
-}
-
-std::string submit(const ServerProcess& s, const json& job) {
-    auto r = http_post_json(s.base_url() + "/jobs", job.dump());
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json()["id"];
+    return start_testd(db, std::move(env));
 }
 
 void submit_batch(const ServerProcess& s, const json& job, int n) {
-    for (int done = 0; done < n;) {
-        int size = std::min(1000, n - done);
-        json b = {{"jobs", json::array()}};
-        for (int i = 0; i < size; ++i)
-            b["jobs"].push_back(job);
-        auto r = http_post_json(s.base_url() + "/jobs/batch", b.dump());
-        REQUIRE(r.status == 201);
-        done += size;
-    }
-}
-
-json get_job(const ServerProcess& s, const std::string& id) {
-    return http_get(s.base_url() + "/jobs/" + id).json();
-}
-
-bool status_is(const ServerProcess& s, const std::string& id, const std::string& status) {
-    return get_job(s, id)["status"] == status;
+    submit_copies(s, job, n);
 }
 
 // Most executions overlapping at one instant, from the recorded start/finish times.
@@ -111,10 +83,14 @@ TEST_CASE("a transient failure is retried after about 1 s, then 5 s, then fails"
                         "ORDER BY attempt");
     REQUIRE(gaps.size() == 3);
     double first = gaps[1][0].as<double>(), second = gaps[2][0].as<double>();
+    // Lower bounds and order are the behaviour; the upper bounds only catch a lost timer (a
+    // loaded 2-core machine may add seconds; speed is measured in bench/).
+    INFO("gaps " << first << " s, " << second << " s");
     CHECK(first >= 0.95);
-    CHECK(first < 2.5);
     CHECK(second >= 4.95);
-    CHECK(second < 7.0);
+    CHECK(second > first);
+    CHECK(first < 10.0);
+    CHECK(second < 20.0);
 }
 
 TEST_CASE("a retry that then succeeds ends done, keeping the last error") {
@@ -159,13 +135,38 @@ TEST_CASE("run_at in the future is respected") {
                  run_at + "'") == 1);
 }
 
+// The handler ignores its deadline: only the claimer's timer can fail the attempt, and the slot
+// stays taken until the handler returns.
 TEST_CASE("an attempt longer than JOB_TIMEOUT_S fails with timeout") {
     TestDatabase db;
-    auto s = start(db, {{"JOB_TIMEOUT_S", "1"}});
-    auto id =
-        submit(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 20000}}}, {"max_attempts", 1}});
-    REQUIRE(wait_until([&] { return status_is(*s, id, "failed"); }, seconds(10)));
-    CHECK(get_job(*s, id)["last_error"].get<std::string>().find("timeout") == 0);
+    create_executions_table(db);
+    auto s = start(db, {{"JOB_TIMEOUT_S", "1"}, {"WORKER_CONCURRENCY", "1"}});
+    auto slow =
+        submit(*s, {{"job_type", "test"},
+                    {"payload", {{"sleep_ms", 6000}, {"ignore_deadline", true}, {"record", true}}},
+                    {"max_attempts", 1}});
+    REQUIRE(wait_until([&] { return status_is(*s, slow, "processing"); }, seconds(10)));
+    auto next = submit(*s, {{"job_type", "test"}, {"payload", {{"record", true}}}});
+    auto failed = wait_for_status(*s, slow, "failed", 15);
+    CHECK(failed["last_error"] == "timeout: attempt ran longer than 1 s");
+    CHECK(s->log_contains("exceeded JOB_TIMEOUT_S=1"));
+    // Failed by the timer while its handler still sleeps: the only slot is still taken.
+    CHECK(db.count("SELECT count(*) FROM test_executions") == 0);
+    CHECK(status_of(*s, next) == "pending");
+
+    wait_for_status(*s, next, "done", 20);
+    auto order = db.exec("SELECT job_id::text FROM test_executions "
+                         "ORDER BY started_at");
+    REQUIRE(order.size() == 2);
+    CHECK(order[0][0].c_str() == slow);
+    CHECK(db.count("SELECT count(*) FROM test_executions a, test_executions b WHERE a.job_id = '" +
+                   slow + "' AND b.job_id = '" + next + "' AND b.started_at >= a.finished_at") ==
+          1);
+    // The handler's late success does not overwrite the recorded timeout.
+    auto after = get_job(*s, slow);
+    CHECK(after["status"] == "failed");
+    CHECK(after["attempts"] == 1);
+    CHECK(after["last_error"] == "timeout: attempt ran longer than 1 s");
 }
 
 TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is killed") {
@@ -178,17 +179,16 @@ TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is kill
                             "current_database() AND application_name = 'conveyor:listener'") == 1;
         },
         seconds(10)));
+    // POLL_INTERVAL_MS is a minute: anything well under it is NOTIFY (generous for a loaded host).
     auto first = submit(*s, {{"job_type", "noop"}});
-    CHECK(wait_until([&] { return status_is(*s, first, "done"); }, milliseconds(1000),
-                     milliseconds(5)));
+    CHECK(wait_until([&] { return status_is(*s, first, "done"); }, seconds(15), milliseconds(5)));
 
     db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
             "current_database() AND application_name = 'conveyor:listener'");
     REQUIRE(wait_until([&] { return s->log_contains("LISTEN connection re-established"); },
                        seconds(10)));
     auto second = submit(*s, {{"job_type", "noop"}});
-    CHECK(wait_until([&] { return status_is(*s, second, "done"); }, milliseconds(1000),
-                     milliseconds(5)));
+    CHECK(wait_until([&] { return status_is(*s, second, "done"); }, seconds(15), milliseconds(5)));
 }
 
 TEST_CASE("a job whose worker was SIGKILLed is reclaimed by another process") {
@@ -202,7 +202,7 @@ TEST_CASE("a job whose worker was SIGKILLed is reclaimed by another process") {
         *a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 60000}, {"sleep_attempts", 1}}}});
     REQUIRE(wait_until([&] { return status_is(*a, id, "processing"); }, seconds(10)));
     a->signal(SIGKILL);
-    a->wait_exit();
+    REQUIRE(a->wait_exit(10000) == -1000 - SIGKILL);
     auto b = start(db, fast);
     REQUIRE(wait_until([&] { return status_is(*b, id, "done"); }, seconds(20)));
     auto j = get_job(*b, id);

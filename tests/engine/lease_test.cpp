@@ -13,8 +13,7 @@ using std::chrono::seconds;
 
 TEST_CASE("processes with different heartbeat settings never rerun each other's live jobs") {
     TestDatabase db;
-    db.exec("CREATE TABLE test_executions (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT "
-            "NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)");
+    create_executions_table(db);
     // B: the defaults (heartbeat every 30 s, lost after 300 s), room for every job at once.
     auto b = start_service(testd_binary(), db, {{"WORKER_CONCURRENCY", "20"}});
     json batch = {{"jobs", json::array()}};

@@ -14,27 +14,11 @@ using std::chrono::seconds;
 
 namespace {
 
-void create_executions_table(const TestDatabase& db) {
-    db.exec("CREATE TABLE test_executions (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT "
-            "NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL)");
-}
-
 json slow_job(const std::string& queue, int sleep_ms, int priority = 0) {
     return {{"job_type", "test"},
             {"queue", queue},
             {"priority", priority},
             {"payload", {{"sleep_ms", sleep_ms}, {"record", true}}}};
-}
-
-void submit_all(const ServerProcess& s, const std::vector<json>& jobs) {
-    for (size_t done = 0; done < jobs.size();) {
-        json batch = {{"jobs", json::array()}};
-        for (; done < jobs.size() && batch["jobs"].size() < 1000; ++done)
-            batch["jobs"].push_back(jobs[done]);
-        auto r = http_post_json(s.base_url() + "/jobs/batch", batch.dump());
-        INFO(r.body);
-        REQUIRE(r.status == 201);
-    }
 }
 
 bool all_done(const TestDatabase& db, long long n, seconds timeout = seconds(60)) {
@@ -75,7 +59,7 @@ TEST_CASE("with one slot, jobs run by priority, then in submission order") {
         job["payload"]["n"] = i;
         jobs.push_back(job);
     }
-    submit_all(*s, jobs);
+    submit_batch(*s, json(jobs));
     REQUIRE(queue_action(*s, "default", "resume").status == 200);
     REQUIRE(all_done(db, 30));
     auto rows =
@@ -101,7 +85,7 @@ TEST_CASE("local caps: QUEUES=a:2,b:3 never runs more than 2 and 3 at once, and 
         jobs.push_back(slow_job("a", 300));
         jobs.push_back(slow_job("b", 300));
     }
-    submit_all(*s, jobs);
+    submit_batch(*s, json(jobs));
     REQUIRE(all_done(db, 24));
     CHECK(max_overlap(db, "a") == 2);
     CHECK(max_overlap(db, "b") == 3);
@@ -114,7 +98,7 @@ TEST_CASE("a global concurrency limit holds exactly across three processes, also
     for (int i = 0; i < 3; ++i)
         procs.push_back(start_service(testd_binary(), db, {{"WORKER_CONCURRENCY", "10"}}));
     REQUIRE(set_limit(*procs[0], "limited", "4").status == 200);
-    submit_all(*procs[0], std::vector<json>(200, slow_job("limited", 40)));
+    submit_copies(*procs[0], slow_job("limited", 40), 200);
     REQUIRE(all_done(db, 200, seconds(120)));
     CHECK(max_overlap(db, "limited") == 4);
     CHECK(db.count("SELECT count(DISTINCT pid) FROM test_executions") == 3);
@@ -123,7 +107,7 @@ TEST_CASE("a global concurrency limit holds exactly across three processes, also
     auto r = set_limit(*procs[1], "limited", "2");
     REQUIRE(r.status == 200);
     CHECK(r.json()["concurrency_limit"] == 2);
-    submit_all(*procs[2], std::vector<json>(100, slow_job("limited", 40)));
+    submit_copies(*procs[2], slow_job("limited", 40), 100);
     REQUIRE(all_done(db, 300, seconds(120)));
     CHECK(max_overlap(db, "limited") == 2);
 }
@@ -141,7 +125,7 @@ TEST_CASE("a paused queue waits in every process while others run, and runs at o
     std::vector<json> jobs(20, slow_job("reports", 0));
     for (int i = 0; i < 20; ++i)
         jobs.push_back(slow_job("mail", 0));
-    submit_all(*a, jobs);
+    submit_batch(*a, json(jobs));
     REQUIRE(all_done(db, 20));
     CHECK(db.count("SELECT count(*) FROM jobs WHERE queue = 'reports' AND status = 'pending'") ==
           20);
@@ -157,7 +141,7 @@ TEST_CASE("a queue no process works keeps its jobs pending and shows them in GET
     TestDatabase db;
     create_executions_table(db);
     auto s = start_service(testd_binary(), db, {{"QUEUES", "mail"}});
-    submit_all(*s, {slow_job("nobody", 0), slow_job("mail", 0)});
+    submit_batch(*s, json::array({slow_job("nobody", 0), slow_job("mail", 0)}));
     REQUIRE(all_done(db, 1));
     auto queues = http_get(s->base_url() + "/queues").json();
     REQUIRE(queues.is_array());

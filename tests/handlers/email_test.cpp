@@ -1,8 +1,8 @@
 // `email` against a real SMTP server (aiosmtpd) and the real service.
 #include <catch2/catch.hpp>
 
-#include "service.hpp"
-#include "smtp_sink.hpp"
+#include "support/handler_api.hpp"
+#include "support/smtp_sink.hpp"
 
 using namespace handlertest;
 using namespace testsupport;
@@ -28,6 +28,17 @@ std::string trimmed(std::string s) {
         s.pop_back();
     return s;
 }
+
+// A started SMTP sink and the service sending to it.
+struct EmailService {
+    SmtpSink sink;
+    TestDatabase db;
+    std::unique_ptr<ServerProcess> service;
+    EmailService() {
+        sink.start();
+        service = start_service(db, smtp_env(sink));
+    }
+};
 
 } // namespace
 
@@ -97,10 +108,9 @@ TEST_CASE("email: one job reaches every to, cc and bcc address with both bodies"
 }
 
 TEST_CASE("email: html only is a single text/html message") {
-    SmtpSink sink;
-    sink.start();
-    TestDatabase db;
-    auto s = start_service(db, smtp_env(sink));
+    EmailService mail;
+    auto& sink = mail.sink;
+    auto& s = mail.service;
     auto id = submit(*s, "email",
                      {{"to", "one@example.com"}, {"subject", "Hi"}, {"html", "<h1>Hi</h1>"}});
     wait_for(*s, id, "done");
@@ -141,10 +151,9 @@ TEST_CASE("email: an unreachable SMTP server is a transient failure, retried unt
 }
 
 TEST_CASE("email: an SMTP 5xx reply is permanent, a 4xx reply transient") {
-    SmtpSink sink;
-    sink.start();
-    TestDatabase db;
-    auto s = start_service(db, smtp_env(sink));
+    EmailService mail;
+    auto& sink = mail.sink;
+    auto& s = mail.service;
     auto bounce = submit(
         *s, "email",
         {{"to", {"ok@example.com", "bounce@example.com"}}, {"subject", "s"}, {"text", "t"}}, 5);
@@ -164,10 +173,9 @@ TEST_CASE("email: an SMTP 5xx reply is permanent, a 4xx reply transient") {
 }
 
 TEST_CASE("email: CR or LF in a header value is refused at submit and fails a stored job") {
-    SmtpSink sink;
-    sink.start();
-    TestDatabase db;
-    auto s = start_service(db, smtp_env(sink));
+    EmailService mail;
+    auto& sink = mail.sink;
+    auto& s = mail.service;
 
     json injected = {{"to", "victim@example.com"},
                      {"subject", "hello\r\nBcc: everyone@example.com"},
@@ -185,7 +193,7 @@ TEST_CASE("email: CR or LF in a header value is refused at submit and fails a st
             {{"to", "a@example.com"}, {"cc", "c@example.com\r"}, {"subject", "s"}, {"html", "h"}}),
         "cc must not contain CR or LF"));
 
-    auto id = insert_directly(db, "email", injected, 5);
+    auto id = insert_directly(mail.db, "email", injected, 5);
     auto job = wait_for(*s, id, "failed");
     CHECK(job["attempts"] == 1);
     CHECK(last_error(job) == message);

@@ -1,9 +1,9 @@
 // LOG_FORMAT: the line format (text, json) and a real service writing JSON lines.
 #include <catch2/catch.hpp>
 
-#include "fake_http_server.hpp"
 #include "log.hpp"
-#include "service.hpp"
+#include "support/fake_http_server.hpp"
+#include "support/handler_api.hpp"
 
 using namespace handlertest;
 using namespace testsupport;

@@ -1,8 +1,8 @@
 // `telegram` against a fake Bot API (a real HTTP server on loopback) and the real service.
 #include <catch2/catch.hpp>
 
-#include "fake_http_server.hpp"
-#include "service.hpp"
+#include "support/fake_http_server.hpp"
+#include "support/handler_api.hpp"
 
 using namespace handlertest;
 using namespace testsupport;

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "config.hpp"
-#include "fake_http_server.hpp"
 #include "handlers/webhook_signature.hpp"
-#include "service.hpp"
+#include "support/fake_http_server.hpp"
+#include "support/handler_api.hpp"
 
 using namespace handlertest;
 using namespace testsupport;

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "http/request_parsing.hpp"
@@ -318,10 +319,8 @@ TEST_CASE("an endless header name or URL is cut off") {
 }
 
 TEST_CASE("slowloris: a connection trickling its headers is closed after the read timeout") {
-    if (!server_has_setting("HTTP_READ_TIMEOUT_S")) {
-        WARN("skipped: the server has no HTTP_READ_TIMEOUT_S setting yet (read timeout is 60 s)");
-        return;
-    }
+    // A build without the setting fails here instead of skipping silently.
+    REQUIRE(server_has_setting("HTTP_READ_TIMEOUT_S"));
     Api api(Env{{"HTTP_READ_TIMEOUT_S", "2"}});
     std::vector<std::unique_ptr<RawConn>> slow;
     for (int i = 0; i < 20; ++i) {
@@ -384,11 +383,11 @@ TEST_CASE("1,500 idle connections do not stop a normal request from being answer
 
     for (int i = 0; i < 5; ++i) {
         auto t0 = Clock::now();
-        auto r = http("GET", api.url("/healthz"), "", {}, 5000);
+        auto r = http("GET", api.url("/healthz"), "", {}, 15000);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
         INFO("healthz took " << ms << " ms");
         CHECK(r.status == 200);
-        CHECK(ms < 2000);
+        CHECK(ms < 10000); // answered, not starved; speed is measured in bench/
     }
     auto r = http_post_json(api.url("/jobs"), R"({"job_type":"noop"})");
     CHECK(r.status == 201);
@@ -396,6 +395,7 @@ TEST_CASE("1,500 idle connections do not stop a normal request from being answer
     for (auto& c : idle)
         still_open += c->pump(0) ? 1 : 0;
     INFO(still_open << " idle connections still open");
+    CHECK(still_open == kIdle); // served without shedding the idle ones
     CHECK(api.server.running());
 }
 
@@ -569,29 +569,50 @@ TEST_CASE("a NUL in a query parameter is refused instead of matching a truncated
 
 TEST_CASE("submissions that cannot be stored do not fail the good ones sent with them") {
     Api api;
-    // Each flush of the dispatcher writes many submissions in one transaction; one that the
-    // database refuses (\u0000 today) must not take the others down with it.
-    std::atomic<int> good_ok{0}, good_sent{0}, errors_5xx_good{0};
+    // Each flush of the writer writes many submissions in one transaction; one that the
+    // database refuses (a trigger rejects payloads with the key "refuse_me") must get its own
+    // 500 and not take the others down with it.
+    api.db.exec("CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+                "NEW.payload ? 'refuse_me' THEN RAISE EXCEPTION 'refused by the test trigger'; "
+                "END IF; RETURN NEW; END $$; CREATE TRIGGER refuse_marked BEFORE INSERT ON jobs "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_marked()");
+    std::atomic<int> good_ok{0}, good_sent{0}, bad_500{0}, bad_sent{0};
+    std::mutex m;
+    std::vector<std::string> unexpected; // any other answer, for the failure message
+    auto post = [&](const std::string& body, long want, std::atomic<int>& sent,
+                    std::atomic<int>& as_wanted) {
+        ++sent;
+        auto r = http_post_json(api.url("/jobs"), body);
+        if (r.status == want) {
+            ++as_wanted;
+        } else {
+            std::lock_guard<std::mutex> lock(m);
+            unexpected.push_back(std::to_string(r.status) + " " + r.body + " for " + body);
+        }
+        if (want == 500 && r.status == 500)
+            check_error(r, 500, "internal_error");
+    };
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&] {
-            for (int i = 0; i < 25; ++i) {
-                ++good_sent;
-                auto r = http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{}})");
-                good_ok += r.status == 201 ? 1 : 0;
-                errors_5xx_good += r.status >= 500 ? 1 : 0;
-            }
+            for (int i = 0; i < 25; ++i)
+                post(R"({"job_type":"noop","payload":{}})", 201, good_sent, good_ok);
         });
     threads.emplace_back([&] {
         for (int i = 0; i < 25; ++i)
-            http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"s":"\u0000"}})");
+            post(R"({"job_type":"noop","payload":{"refuse_me":1}})", 500, bad_sent, bad_500);
     });
     for (auto& t : threads)
         t.join();
-    CHECK(errors_5xx_good == 0);
+    INFO("unexpected answers: " << unexpected.size()
+                                << (unexpected.empty() ? "" : ", first: " + unexpected.front()));
     CHECK(good_ok == good_sent);
-    CHECK(api.db.count("SELECT count(*) FROM jobs") >= good_sent);
+    CHECK(bad_500 == bad_sent);
+    CHECK(api.db.count("SELECT count(*) FROM jobs") == good_sent);
+    CHECK(api.db.count("SELECT count(*) FROM jobs WHERE payload ? 'refuse_me'") == 0);
+    CHECK(api.server.log_contains("refused by the test trigger"));
     CHECK(api.healthy());
+    api.db.exec("DROP TRIGGER refuse_marked ON jobs; DROP FUNCTION refuse_marked()");
 }
 
 TEST_CASE("a raw NUL byte in a body is malformed JSON, not a cut-off document") {

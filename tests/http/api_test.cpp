@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "store/migrations.hpp"
 #include "support/api.hpp"
 #include "support/database.hpp"
 #include "support/env.hpp"
@@ -192,15 +193,25 @@ TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue
         original.insert(row[0].c_str());
     REQUIRE(original.size() == 250);
 
+    // Inserts run while the pages are read: the first page waits for the first insert, and the
+    // inserts are counted at the first and the last page.
     std::atomic<bool> stop{false};
+    std::atomic<int> inserted{0};
     std::thread inserter([&] {
         for (int i = 0; i < 200 && !stop; ++i)
-            http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"late":true}})");
+            if (http_post_json(api.url("/jobs"), R"({"job_type":"noop","payload":{"late":true}})")
+                    .status == 201)
+                ++inserted;
     });
+    REQUIRE(wait_until([&] { return inserted > 0; }, std::chrono::seconds(10)));
+    int inserted_at_first_page = -1, inserted_at_last_page = -1;
     std::vector<std::string> seen;
     std::string next = "/jobs?limit=17";
     int pages = 0;
     while (!next.empty() && pages < 100) {
+        if (pages == 0)
+            inserted_at_first_page = inserted;
+        inserted_at_last_page = inserted;
         auto r = http_get(api.url(next));
         REQUIRE(r.status == 200);
         for (auto& j : r.json())
@@ -215,6 +226,10 @@ TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue
     }
     stop = true;
     inserter.join();
+    INFO(inserted_at_first_page << " inserted at the first page, " << inserted_at_last_page
+                                << " at the last, of " << pages << " pages");
+    CHECK(inserted_at_last_page > inserted_at_first_page); // the paging met new rows
+    CHECK(inserted_at_first_page < 200);
     std::set<std::string> unique(seen.begin(), seen.end());
     CHECK(unique.size() == seen.size()); // nothing repeated
     for (const auto& id : original)
@@ -253,7 +268,11 @@ TEST_CASE("a bad configuration value stops start-up with one line naming it") {
 
 TEST_CASE("conveyor migrate only migrates") {
     TestDatabase db;
+    const auto migrations = static_cast<long long>(conveyor::store::embedded_migrations().size());
     ServerProcess m(conveyor_binary(), {{"DATABASE_URL", db.url()}}, {"migrate"});
-    CHECK(m.wait_exit() == 0);
-    CHECK(db.count("SELECT count(*) FROM schema_migrations") >= 1);
+    REQUIRE(m.wait_exit() == 0);
+    INFO(m.log());
+    CHECK(db.count("SELECT count(*) FROM schema_migrations") == migrations);
+    CHECK(m.log_contains("applied " + std::to_string(migrations) + " migrations"));
+    CHECK_FALSE(m.log_contains("listening on"));
 }

@@ -8,19 +8,10 @@
 
 #include "support/database.hpp"
 #include "support/http_client.hpp"
+#include "support/jobs.hpp"
 #include "support/server_process.hpp"
 
 namespace testsupport {
-
-// Starts `binary` on `db` with `env` (DATABASE_URL added) and waits until it listens.
-inline std::unique_ptr<ServerProcess> start_service(const std::string& binary,
-                                                    const TestDatabase& db,
-                                                    std::map<std::string, std::string> env = {}) {
-    env.emplace("DATABASE_URL", db.url());
-    auto p = std::make_unique<ServerProcess>(binary, env);
-    REQUIRE(p->wait_ready());
-    return p;
-}
 
 struct Api {
     TestDatabase db;

@@ -12,18 +12,22 @@ size_t on_body(char* data, size_t size, size_t n, void* out) {
     return size * n;
 }
 size_t on_header(char* data, size_t size, size_t n, void* out) {
-    std::string line(data, size * n);
-    auto colon = line.find(':');
-    if (colon != std::string::npos) {
-        std::string name = line.substr(0, colon), value = line.substr(colon + 1);
-        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-        value.erase(0, value.find_first_not_of(" \t"));
-        value.erase(value.find_last_not_of(" \t\r\n") + 1);
-        (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
-    }
+    add_header_line(std::string(data, size * n),
+                    *static_cast<std::map<std::string, std::string>*>(out));
     return size * n;
 }
 } // namespace
+
+void add_header_line(const std::string& line, std::map<std::string, std::string>& headers) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+        return;
+    std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t\r\n") + 1);
+    headers[name] = value;
+}
 
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body,
                   const std::vector<std::string>& headers, long timeout_ms) {

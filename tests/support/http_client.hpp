@@ -18,6 +18,9 @@ struct HttpResponse {
     }
 };
 
+// Adds one raw header line ("Name: value\r\n") to `headers`, the name lower-cased.
+void add_header_line(const std::string& line, std::map<std::string, std::string>& headers);
+
 // A real HTTP/1.1 client (libcurl) for talking to the service on loopback.
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body = "",
                   const std::vector<std::string>& headers = {"Content-Type: application/json"},

@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include "support/http_client.hpp"
+
 namespace testsupport {
 
 SseClient::SseClient(const std::string& url, std::vector<std::string> headers) {
@@ -14,6 +16,8 @@ SseClient::SseClient(const std::string& url, std::vector<std::string> headers) {
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &SseClient::on_data);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &SseClient::on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, this);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L); // bounded, whatever happens
         curl_easy_setopt(
@@ -23,7 +27,7 @@ SseClient::SseClient(const std::string& url, std::vector<std::string> headers) {
             });
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_perform(curl);
+        curl_code_ = static_cast<int>(curl_easy_perform(curl));
         long code = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
         status_ = code;
@@ -52,6 +56,19 @@ size_t SseClient::on_data(char* p, size_t s, size_t n, void* self_ptr) {
     self->buffer_.append(p, s * n);
     self->parse();
     return s * n;
+}
+
+size_t SseClient::on_header(char* p, size_t s, size_t n, void* self_ptr) {
+    auto* self = static_cast<SseClient*>(self_ptr);
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    add_header_line(std::string(p, s * n), self->headers_);
+    return s * n;
+}
+
+std::string SseClient::header(const std::string& lower_name) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = headers_.find(lower_name);
+    return it == headers_.end() ? "" : it->second;
 }
 
 void SseClient::parse() {

@@ -3,6 +3,9 @@
 // `test` payload: {"sleep_ms": int, "fail": "transient"|"permanent", "fail_attempts": int,
 //                  "record": bool}
 //   "sleep_attempts": int limits sleeping to attempts <= it.
+//   "ignore_deadline": true sleeps the full sleep_ms without looking at the deadline (a handler
+//   that overruns: only the claimer's own timer can fail the attempt).
+//   "error_bytes": int pads the failure message to that many bytes (large events for SSE tests).
 //   sleeps (in slices, honouring the deadline), fails as asked on attempts <= fail_attempts
 //   (all attempts when fail_attempts is absent), and with "record" inserts one row per attempt
 //   into test_executions(job_id, attempt, pid, started_at, finished_at) for counting.
@@ -25,6 +28,8 @@ class TestHandler final : public Handler {
             return "sleep_ms must be an integer";
         if (p.contains("fail") && p["fail"] != "transient" && p["fail"] != "permanent")
             return "fail must be \"transient\" or \"permanent\"";
+        if (p.contains("ignore_deadline") && !p["ignore_deadline"].is_boolean())
+            return "ignore_deadline must be a boolean";
         return std::nullopt;
     }
 
@@ -34,8 +39,9 @@ class TestHandler final : public Handler {
             ctx.job.attempt <= p.value("sleep_attempts", 1000) ? p.value("sleep_ms", 0L) : 0;
         auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
         bool timed_out = false;
+        const bool watch_deadline = !p.value("ignore_deadline", false);
         while (std::chrono::steady_clock::now() < until) {
-            if (std::chrono::steady_clock::now() >= ctx.deadline) {
+            if (watch_deadline && std::chrono::steady_clock::now() >= ctx.deadline) {
                 timed_out = true;
                 break;
             }
@@ -49,6 +55,9 @@ class TestHandler final : public Handler {
             int fail_attempts = p.value("fail_attempts", 1000);
             if (ctx.job.attempt <= fail_attempts) {
                 std::string msg = "test failure on attempt " + std::to_string(ctx.job.attempt);
+                auto pad = static_cast<size_t>(p.value("error_bytes", 0L));
+                if (msg.size() < pad)
+                    msg += " " + std::string(pad - msg.size() - 1, 'e');
                 return p["fail"] == "permanent" ? HandlerResult::fail(msg)
                                                 : HandlerResult::retry(msg);
             }

@@ -4,17 +4,13 @@
 #include "handlers/registry.hpp"
 #include "http/request_parsing.hpp"
 #include "json_util.hpp"
+#include "support/registry.hpp"
 
 using namespace conveyor;
 
 namespace {
 const HandlerRegistry& registry() {
-    static HandlerRegistry r = [] {
-        HandlerRegistry reg;
-        register_builtin_handlers(reg, Config{});
-        return reg;
-    }();
-    return r;
+    return testsupport::builtin_registry();
 }
 std::string with_nul(const char* before, const char* after) {
     return std::string(before) + '\0' + after;

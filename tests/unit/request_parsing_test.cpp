@@ -1,18 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include "handlers/registry.hpp"
 #include "http/request_parsing.hpp"
+#include "support/registry.hpp"
 
 using namespace conveyor;
 
 namespace {
 const HandlerRegistry& registry() {
-    static HandlerRegistry r = [] {
-        HandlerRegistry reg;
-        register_builtin_handlers(reg, Config{});
-        return reg;
-    }();
-    return r;
+    return testsupport::builtin_registry();
 }
 ApiError error_of(const std::string& body) {
     auto r = parse_submission(body, registry());
@@ -31,7 +29,10 @@ TEST_CASE("a valid submission becomes a NewJob with a generated id") {
     CHECK(j.payload == R"({"a":[1,2]})");
     CHECK(j.max_attempts == 5);
     CHECK(j.run_at == std::optional<std::string>("2030-01-01T00:00:00.5+02:00"));
-    CHECK(j.id.size() == 36);
+    // A lower-case UUIDv7 (RFC 9562): version nibble 7, variant bits 10.
+    INFO(j.id);
+    CHECK(std::regex_match(
+        j.id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
 }
 
 TEST_CASE("missing payload defaults to an empty object") {

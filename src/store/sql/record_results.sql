@@ -3,8 +3,10 @@
 -- $1: JSON array of {id, attempt, outcome, error}; $3: retry delays in ms, indexed by the
 -- attempts made so far (computed by Config::backoff_after, the one backoff formula).
 -- The materialized CTE parses the JSON once; each row is then found through the primary key.
--- A job finishing in a queue with a global concurrency limit frees a unit some other process
--- may be waiting for: those queues get a wake-up (queues without a limit never need one).
+-- Wake-ups, one per queue: a retry now pending (a claimer may have looked for it before this
+-- commit, found it still processing, and armed no timer), and a job finishing in a queue with a
+-- global concurrency limit (it frees a unit another process may be waiting for). Successes in
+-- unlimited queues, the hot path, send none.
 WITH r AS MATERIALIZED (
     SELECT *
     FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, outcome text, error text)
@@ -32,8 +34,12 @@ finished AS (
       AND j.status = 'processing'
       AND j.locked_by = $2
       AND j.attempts = r.attempt
-    RETURNING j.queue
+    RETURNING j.queue, j.status
 )
-SELECT pg_notify('conveyor_wake', q.name)
-FROM (SELECT DISTINCT queue FROM finished) f
-JOIN queues q ON q.name = f.queue AND q.concurrency_limit IS NOT NULL
+SELECT pg_notify('conveyor_wake', w.queue)
+FROM (
+    SELECT DISTINCT f.queue
+    FROM finished f
+    LEFT JOIN queues q ON q.name = f.queue
+    WHERE f.status = 'pending' OR q.concurrency_limit IS NOT NULL
+) w

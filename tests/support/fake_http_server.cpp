@@ -1,4 +1,4 @@
-#include "fake_http_server.hpp"
+#include "support/fake_http_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <cctype>
 #include <stdexcept>
 
-namespace handlertest {
+namespace testsupport {
 
 namespace {
 
@@ -222,4 +222,4 @@ void FakeHttpServer::serve(int fd) {
     }
 }
 
-} // namespace handlertest
+} // namespace testsupport

@@ -1,4 +1,4 @@
-#include "smtp_sink.hpp"
+#include "support/smtp_sink.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 
 #include "support/env.hpp"
 
-namespace handlertest {
+namespace testsupport {
 
 namespace {
 
@@ -165,4 +165,4 @@ nlohmann::json SmtpSink::messages() const {
     return j;
 }
 
-} // namespace handlertest
+} // namespace testsupport

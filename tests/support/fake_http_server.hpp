@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace handlertest {
+namespace testsupport {
 
 struct Request {
     std::string method, target;
@@ -69,4 +69,4 @@ class FakeHttpServer {
     std::vector<Request> requests_;
 };
 
-} // namespace handlertest
+} // namespace testsupport

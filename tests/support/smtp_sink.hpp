@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace handlertest {
+namespace testsupport {
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int free_port();
@@ -35,4 +35,4 @@ class SmtpSink {
     int pid_ = -1;
 };
 
-} // namespace handlertest
+} // namespace testsupport
