@@ -82,7 +82,8 @@ void apply_signing_secret(Config& c, const std::string& n, const std::string& v)
 
 const std::vector<Option>& options() {
     static const std::vector<Option> all = {
-        {"DATABASE_URL", "database-url", "(embedded cluster)", "libpq connection URI",
+        {"DATABASE_URL", "database-url",
+         "(required; ./scripts/run sets it to its embedded cluster)", "libpq connection URI",
          [](Config& c, const std::string& n, const std::string& v) {
              if (!has_scheme(v, {"postgresql", "postgres"}))
                  throw ConfigError(n + ": '" + v +
