@@ -1,5 +1,8 @@
 #include "actors/claimer.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -20,6 +23,10 @@ struct claimer_state {
     std::unique_ptr<store::Connection> conn;
     std::unique_ptr<SlotBook> slots;
     std::vector<AttemptResult> results; // finished attempts not yet passed to the writer
+    std::set<std::string> wake;         // queues to wake once they are written
+    // Queues with a global limit that this process works, as the last claim saw them: claimed
+    // from first, exactly (they are bounded, so they never starve the others).
+    std::vector<std::string> limited;
     bool claim_scheduled = false;
     bool draining = false;
     bool db_down = false;
@@ -47,8 +54,9 @@ void forward_results(self_ptr self, const Deps& d) {
     auto& st = self->state;
     if (st.results.empty())
         return;
-    self->send(d.writer, WriteCommand{RecordResults{std::move(st.results)}});
+    self->send(d.writer, WriteCommand{RecordResults{std::move(st.results), std::move(st.wake)}});
     st.results.clear();
+    st.wake.clear();
 }
 
 void finish_drain_if_idle(self_ptr self, const Deps& d) {
@@ -77,6 +85,21 @@ store::ClaimScope claim_scope(const Config& cfg, const SlotBook& slots) {
     return scope;
 }
 
+// The scope of an exact claim from the limited queues `names`.
+store::ClaimScope limited_scope(const Config& cfg, const SlotBook& slots,
+                                const std::vector<std::string>& names) {
+    store::ClaimScope scope;
+    scope.queues = names;
+    for (const auto& name : names) {
+        std::optional<int> room;
+        for (const auto& q : cfg.queues)
+            if (q.name == name && q.cap)
+                room = *q.cap - slots.running_in(name);
+        scope.rooms.push_back(room);
+    }
+    return scope;
+}
+
 // Nothing more is due now: arm a timer for the earliest future job (a retry or a run_at) of this
 // process's queues.
 void wake_when_next_due(self_ptr self, const Config& cfg) {
@@ -92,18 +115,45 @@ void wake_when_next_due(self_ptr self, const Config& cfg) {
     }
 }
 
+// Takes a slot for each claimed job and starts its executor.
+void start(self_ptr self, const Deps& d, std::vector<ClaimedJob> jobs) {
+    auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
+    for (auto& job : jobs) {
+        self->state.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
+        const Handler* handler = d.registry->find(job.job_type);
+        spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, self);
+    }
+}
+
+// One claim cycle: the limited queues first (when the last cycle saw some), then the others in
+// one statement, which also tells whether limited queues exist; one round trip when none do.
 void claim(self_ptr self, const Deps& d) {
     auto& st = self->state;
     st.claim_scheduled = false;
     forward_results(self, d);
-    int free_slots = st.slots->free();
+    const int free_slots = st.slots->free();
     if (st.draining || free_slots <= 0)
         return;
-    std::vector<ClaimedJob> jobs;
+    const auto& cfg = *d.cfg;
     try {
         pqxx::nontransaction tx(st.conn->get());
-        jobs = store::claim_jobs(tx, d.worker, free_slots, d.cfg->stale_after_s,
-                                 claim_scope(*d.cfg, *st.slots));
+        bool limited_claimed = false;
+        if (!st.limited.empty()) {
+            start(self, d,
+                  store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                       limited_scope(cfg, *st.slots, st.limited)));
+            limited_claimed = true;
+        }
+        if (st.slots->free() > 0) {
+            auto claimed = store::claim_jobs(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                             claim_scope(cfg, *st.slots));
+            st.limited = std::move(claimed.limited_queues);
+            start(self, d, std::move(claimed.jobs));
+        }
+        if (!limited_claimed && !st.limited.empty() && st.slots->free() > 0)
+            start(self, d,
+                  store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                       limited_scope(cfg, *st.slots, st.limited)));
         if (st.db_down)
             log::info("claimer", "database reachable again; claiming resumed");
         st.db_down = false;
@@ -115,14 +165,8 @@ void claim(self_ptr self, const Deps& d) {
         self->delayed_send(self, std::chrono::seconds(1), wake_atom::value);
         return;
     }
-    auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
-    for (auto& job : jobs) {
-        st.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
-        const Handler* handler = d.registry->find(job.job_type);
-        spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, self);
-    }
-    if (static_cast<int>(jobs.size()) < free_slots)
-        wake_when_next_due(self, *d.cfg);
+    if (st.slots->free() > 0)
+        wake_when_next_due(self, cfg);
 }
 
 void refresh_heartbeats(self_ptr self, const std::string& worker, int lease_s) {
@@ -146,6 +190,8 @@ void fail_overdue(self_ptr self, const Deps& d) {
     for (auto& attempt : self->state.slots->overdue(clock::now())) {
         log::warn("claimer", "job " + attempt.id + " attempt " + std::to_string(attempt.attempt) +
                                  " exceeded JOB_TIMEOUT_S=" + std::to_string(limit));
+        if (auto queue = self->state.slots->queue_of(attempt))
+            self->state.wake.insert(*queue); // a retry, pending once written
         self->state.results.push_back(AttemptResult{
             std::move(attempt), HandlerResult::retry("timeout: attempt ran longer than " +
                                                      std::to_string(limit) + " s")});
@@ -190,8 +236,14 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
         [=](wake_atom) { schedule_claim(self); },
         [=](claim_atom) { claim(self, d); },
         [=](AttemptFinished& m) {
-            self->state.slots->release(m.result.attempt);
-            self->state.results.push_back(std::move(m.result));
+            auto& st = self->state;
+            auto queue = st.slots->release(m.result.attempt);
+            // A claimer (here or elsewhere) may look for the retry before it is written, and a
+            // finished job of a limited queue frees a unit: wake those queues once written.
+            if (queue && (m.retry_in || std::find(st.limited.begin(), st.limited.end(), *queue) !=
+                                            st.limited.end()))
+                st.wake.insert(*queue);
+            st.results.push_back(std::move(m.result));
             // The retry becomes due after the writer has written it; a few ms of slack.
             if (m.retry_in && m.retry_in->count() < d.cfg->poll_interval_ms)
                 self->delayed_send(self, *m.retry_in + std::chrono::milliseconds(5),

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <variant>
 #include <vector>
 
@@ -27,9 +28,13 @@ struct InsertJobs {
     std::vector<std::string> rendered; // filled by the writer: the stored jobs as API JSON
 };
 
-// Record the outcomes of finished attempts (batched: one command per claim cycle).
+// Record the outcomes of finished attempts (batched: one command per claim cycle), then wake the
+// claimers of `wake`: queues where a retry is now pending, or where a job of a queue with a
+// global limit freed a unit another process may be waiting for. Successes in other queues, the
+// hot path, wake nobody.
 struct RecordResults {
     std::vector<AttemptResult> results;
+    std::set<std::string> wake;
 };
 
 // Return running attempts to pending, uncounted (shutdown after the grace period).

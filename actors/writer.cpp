@@ -54,8 +54,8 @@ void write(pqxx::transaction_base& tx, const std::vector<RecordResults*>& group,
         all.insert(all.end(), c->results.begin(), c->results.end());
     store::record_results(tx, ctx.worker, all, ctx.cfg);
 }
-void wakes(const RecordResults&, std::set<std::string>&) {
-    // Retries become due later; the claimer arms its own timer for them.
+void wakes(const RecordResults& c, std::set<std::string>& queues) {
+    queues.insert(c.wake.begin(), c.wake.end());
 }
 void committed(RecordResults&) {}
 bool failed(RecordResults&, const RequestOutcome&) {

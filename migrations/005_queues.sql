@@ -67,6 +67,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Used by src/store/sql/claim_limited.sql for queues with a limit (the others are claimed by
+-- the single statement of claim_jobs.sql).
 -- Claims up to p_limit due pending jobs for p_worker, leased for p_lease_s seconds, from the
 -- queues p_queues (NULL: every queue) with p_rooms[i] more jobs allowed locally in p_queues[i]
 -- (NULL: only the overall limit), never from a paused queue, and never past a queue's global
@@ -100,9 +102,12 @@ BEGIN
     WITH wanted AS (
         SELECT q.name,
                least(p_limit, coalesce(w.room, p_limit),
-                     coalesce(q.concurrency_limit - (SELECT count(*)::int FROM jobs r
-                                                     WHERE r.status = 'processing'
-                                                       AND r.queue = q.name), p_limit)) AS room
+                     -- CASE, not coalesce: the count must not even run for unlimited queues.
+                     CASE WHEN q.concurrency_limit IS NULL THEN p_limit
+                          ELSE q.concurrency_limit - (SELECT count(*)::int FROM jobs r
+                                                      WHERE r.status = 'processing'
+                                                        AND r.queue = q.name)
+                     END) AS room
         FROM queues q
         LEFT JOIN unnest(p_queues, p_rooms) AS w(name, room) ON w.name = q.name
         WHERE q.paused_at IS NULL

@@ -13,14 +13,22 @@ int SlotBook::running_in(const std::string& queue) const {
                                           [&](const Slot& s) { return s.queue == queue; }));
 }
 
-bool SlotBook::release(const AttemptRef& attempt) {
+std::optional<std::string> SlotBook::release(const AttemptRef& attempt) {
     auto it = std::find_if(running_.begin(), running_.end(),
                            [&](const Slot& s) { return s.attempt == attempt; });
     if (it == running_.end())
-        return false;
+        return std::nullopt;
+    auto queue = std::move(it->queue);
     *it = std::move(running_.back());
     running_.pop_back();
-    return true;
+    return queue;
+}
+
+std::optional<std::string> SlotBook::queue_of(const AttemptRef& attempt) const {
+    for (const auto& s : running_)
+        if (s.attempt == attempt)
+            return s.queue;
+    return std::nullopt;
 }
 
 std::vector<AttemptRef> SlotBook::overdue(clock::time_point now) {

@@ -2,6 +2,8 @@
 // The claimer's record of this process's WORKER_CONCURRENCY slots: which attempts hold one, until
 // when each may run, and which have overrun. Plain data, no actors, so it is tested directly.
 #include <chrono>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "model/job.hpp"
@@ -20,8 +22,11 @@ class SlotBook {
 
     // An attempt of a job in `queue` starts and holds a slot until it is released.
     void take(AttemptRef attempt, std::string queue, clock::time_point deadline);
-    // The attempt's handler returned: its slot is free. False when it held none.
-    bool release(const AttemptRef& attempt);
+    // The attempt's handler returned: its slot is free. Returns the job's queue, or nothing when
+    // the attempt held no slot.
+    std::optional<std::string> release(const AttemptRef& attempt);
+    // The queue of a running attempt, or nothing.
+    std::optional<std::string> queue_of(const AttemptRef& attempt) const;
 
     // Attempts past their deadline that were not reported before; each is reported once. They
     // keep their slots: a handler cannot be interrupted, and until it returns it still runs.

@@ -13,6 +13,11 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
     static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener"};
     pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
                                       names[static_cast<int>(role)] + "'");
+    // Every statement here is small and runs thousands of times a second; JIT compilation only
+    // costs. With enable_seqscan off (below), a plan that must scan a tiny table (queues) carries
+    // the planner's disable cost and passes jit_above_cost: each claim then spent ~300 ms
+    // compiling code for a 2 ms query.
+    pqxx::nontransaction(*conn).exec0("SET jit = off");
     if (role == Role::claimer || role == Role::reaper) {
         // Losing a claim or a reclaim in a database crash only returns the job to where it was
         // (at-least-once holds), so these writes need not wait for their own WAL flush.

@@ -122,8 +122,9 @@ int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
         tx.exec_prepared("release_attempts", dump(doc), worker).affected_rows());
 }
 
-std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit,
-                                   int lease_s, const ClaimScope& scope) {
+namespace {
+pqxx::result run_claim(pqxx::transaction_base& tx, const char* statement, const std::string& worker,
+                       int limit, int lease_s, const ClaimScope& scope) {
     std::optional<std::string> queues, rooms;
     if (scope.queues) {
         queues = text_array(*scope.queues);
@@ -132,14 +133,32 @@ std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string
             r += (i ? "," : "") + (scope.rooms[i] ? std::to_string(*scope.rooms[i]) : "NULL");
         rooms = r + "}";
     }
-    auto rows =
-        tx.exec_prepared("claim_jobs", limit, worker, lease_s, or_null(queues), or_null(rooms));
+    return tx.exec_prepared(statement, limit, worker, lease_s, or_null(queues), or_null(rooms));
+}
+
+ClaimedJob claimed_job(const pqxx::row& row) {
+    return {row["id"].c_str(),      row["job_type"].c_str(),   row["queue"].c_str(),
+            row["payload"].c_str(), row["attempts"].as<int>(), row["max_attempts"].as<int>()};
+}
+} // namespace
+
+Claimed claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit, int lease_s,
+                   const ClaimScope& scope) {
+    Claimed out;
+    for (const auto& row : run_claim(tx, "claim_jobs", worker, limit, lease_s, scope)) {
+        if (row["id"].is_null())
+            out.limited_queues.emplace_back(row["queue"].c_str());
+        else
+            out.jobs.push_back(claimed_job(row));
+    }
+    return out;
+}
+
+std::vector<ClaimedJob> claim_limited(pqxx::transaction_base& tx, const std::string& worker,
+                                      int limit, int lease_s, const ClaimScope& scope) {
     std::vector<ClaimedJob> out;
-    out.reserve(rows.size());
-    for (const auto& row : rows)
-        out.push_back({row["id"].c_str(), row["job_type"].c_str(), row["queue"].c_str(),
-                       row["payload"].c_str(), row["attempts"].as<int>(),
-                       row["max_attempts"].as<int>()});
+    for (const auto& row : run_claim(tx, "claim_limited", worker, limit, lease_s, scope))
+        out.push_back(claimed_job(row));
     return out;
 }
 

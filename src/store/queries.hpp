@@ -44,8 +44,16 @@ struct ClaimScope {
     std::optional<std::vector<std::string>> queues;
     std::vector<std::optional<int>> rooms; // one per queue
 };
-std::vector<ClaimedJob> claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit,
-                                   int lease_s, const ClaimScope& scope);
+struct Claimed {
+    std::vector<ClaimedJob> jobs;
+    std::vector<std::string> limited_queues; // in scope, with a global limit: see claim_limited
+};
+// From the queues without a global limit (one statement); also names the limited ones in scope.
+Claimed claim_jobs(pqxx::transaction_base& tx, const std::string& worker, int limit, int lease_s,
+                   const ClaimScope& scope);
+// From queues with a global concurrency_limit, exactly under races (conveyor_claim).
+std::vector<ClaimedJob> claim_limited(pqxx::transaction_base& tx, const std::string& worker,
+                                      int limit, int lease_s, const ClaimScope& scope);
 
 // Milliseconds until the next pending job of `queues` (none: all) becomes due, if any is
 // scheduled.

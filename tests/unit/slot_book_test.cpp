@@ -12,7 +12,7 @@ TEST_CASE("slot book: free slots shrink as attempts start and grow as they are r
     slots.take({"a", 1}, "default", now);
     slots.take({"b", 1}, "default", now);
     CHECK(slots.free() == 0);
-    CHECK(slots.release({"a", 1}));
+    CHECK(slots.release({"a", 1}) == std::optional<std::string>("default"));
     CHECK(slots.free() == 1);
     CHECK_FALSE(slots.release({"a", 1})); // released once only
     CHECK_FALSE(slots.release({"b", 2})); // another attempt of b holds no slot

@@ -3,43 +3,29 @@
 -- $1: JSON array of {id, attempt, outcome, error}; $3: retry delays in ms, indexed by the
 -- attempts made so far (computed by Config::backoff_after, the one backoff formula).
 -- The materialized CTE parses the JSON once; each row is then found through the primary key.
--- Wake-ups, one per queue: a retry now pending (a claimer may have looked for it before this
--- commit, found it still processing, and armed no timer), and a job finishing in a queue with a
--- global concurrency limit (it frees a unit another process may be waiting for). Successes in
--- unlimited queues, the hot path, send none.
 WITH r AS MATERIALIZED (
     SELECT *
     FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, outcome text, error text)
-),
-finished AS (
-    UPDATE jobs j
-    SET status = CASE
-            WHEN r.outcome = 'success' THEN 'done'
-            WHEN r.outcome = 'permanent' OR j.attempts >= j.max_attempts THEN 'failed'
-            ELSE 'pending'
-        END,
-        last_error = CASE WHEN r.outcome = 'success' THEN j.last_error ELSE r.error END,
-        scheduled_at = CASE
-            WHEN r.outcome = 'transient' AND j.attempts < j.max_attempts
-                THEN now() + ($3::bigint[])[j.attempts] * interval '1 millisecond'
-            ELSE j.scheduled_at
-        END,
-        processing_started_at = NULL,
-        heartbeat_at = NULL,
-        lease_expires_at = NULL,
-        locked_by = NULL,
-        updated_at = now()
-    FROM r
-    WHERE j.id = r.id
-      AND j.status = 'processing'
-      AND j.locked_by = $2
-      AND j.attempts = r.attempt
-    RETURNING j.queue, j.status
 )
-SELECT pg_notify('conveyor_wake', w.queue)
-FROM (
-    SELECT DISTINCT f.queue
-    FROM finished f
-    LEFT JOIN queues q ON q.name = f.queue
-    WHERE f.status = 'pending' OR q.concurrency_limit IS NOT NULL
-) w
+UPDATE jobs j
+SET status = CASE
+        WHEN r.outcome = 'success' THEN 'done'
+        WHEN r.outcome = 'permanent' OR j.attempts >= j.max_attempts THEN 'failed'
+        ELSE 'pending'
+    END,
+    last_error = CASE WHEN r.outcome = 'success' THEN j.last_error ELSE r.error END,
+    scheduled_at = CASE
+        WHEN r.outcome = 'transient' AND j.attempts < j.max_attempts
+            THEN now() + ($3::bigint[])[j.attempts] * interval '1 millisecond'
+        ELSE j.scheduled_at
+    END,
+    processing_started_at = NULL,
+    heartbeat_at = NULL,
+    lease_expires_at = NULL,
+    locked_by = NULL,
+    updated_at = now()
+FROM r
+WHERE j.id = r.id
+  AND j.status = 'processing'
+  AND j.locked_by = $2
+  AND j.attempts = r.attempt
