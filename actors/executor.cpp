@@ -42,6 +42,9 @@ namespace {
 // Every failure is visible at the default level (info); a final one is a warning.
 void log_outcome(const ClaimedJob& job, const HandlerResult& result,
                  std::optional<std::chrono::milliseconds> retry_in) {
+    // Every job succeeds through here: build no message unless it is logged.
+    if (result.outcome == Outcome::success && !log::enabled(LogLevel::debug))
+        return;
     std::string what = "job " + job.id + " (" + job.job_type + ") attempt " +
                        std::to_string(job.attempt) + "/" + std::to_string(job.max_attempts);
     if (result.outcome == Outcome::success)

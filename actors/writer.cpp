@@ -16,8 +16,8 @@ namespace {
 // What a group of commands of one kind writes, and how each command ends. Adding a command is a
 // struct in messages.hpp and one overload of each function below.
 struct WriteContext {
-    const Config& cfg;
     const std::string& worker;
+    const std::string& backoff; // store::backoff_table of the config, built once
 };
 
 // --- InsertJobs
@@ -52,7 +52,7 @@ void write(pqxx::transaction_base& tx, const std::vector<RecordResults*>& group,
     std::vector<AttemptResult> all;
     for (auto* c : group)
         all.insert(all.end(), c->results.begin(), c->results.end());
-    store::record_results(tx, ctx.worker, all, ctx.cfg);
+    store::record_results(tx, ctx.worker, all, ctx.backoff);
 }
 void wakes(const RecordResults& c, std::set<std::string>& queues) {
     queues.insert(c.wake.begin(), c.wake.end());
@@ -271,6 +271,8 @@ void flush(self_ptr self, const WriteContext& ctx) {
 writer_actor::behavior_type writer(self_ptr self, std::shared_ptr<const Config> cfg,
                                    std::string worker) {
     self->state.conn = std::make_unique<store::Connection>(cfg->database_url, store::Role::writer);
+    // The same for every result write: built once, not per batch.
+    const std::string backoff = store::backoff_table(*cfg);
     return {
         [=](WriteCommand& c) {
             if (self->state.stopping) {
@@ -281,11 +283,11 @@ writer_actor::behavior_type writer(self_ptr self, std::shared_ptr<const Config> 
             schedule_flush(self);
         },
         [=](flush_atom) {
-            flush(self, WriteContext{*cfg, worker});
+            flush(self, WriteContext{worker, backoff});
         },
         [=](stop_atom) {
             self->state.stopping = true;
-            flush(self, WriteContext{*cfg, worker});
+            flush(self, WriteContext{worker, backoff});
             self->quit();
             return true;
         },

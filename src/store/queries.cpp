@@ -103,14 +103,14 @@ void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues
 }
 
 void record_results(pqxx::transaction_base& tx, const std::string& worker,
-                    const std::vector<AttemptResult>& results, const Config& cfg) {
+                    const std::vector<AttemptResult>& results, const std::string& backoff) {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& r : results)
         doc.push_back({{"id", r.attempt.id},
                        {"attempt", r.attempt.attempt},
                        {"outcome", to_string(r.result.outcome)},
                        {"error", r.result.message}});
-    tx.exec_prepared("record_results", dump(doc), worker, backoff_table(cfg));
+    tx.exec_prepared("record_results", dump(doc), worker, backoff);
 }
 
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,

@@ -28,8 +28,9 @@ void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues
 
 // Writes attempt results, only where the job is still processing, locked by `worker`, on the
 // same attempt.
+// `backoff` is backoff_table(cfg), computed once by the caller.
 void record_results(pqxx::transaction_base& tx, const std::string& worker,
-                    const std::vector<AttemptResult>& results, const Config& cfg);
+                    const std::vector<AttemptResult>& results, const std::string& backoff);
 
 // Returns running attempts to pending without counting them (graceful shutdown).
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
