@@ -132,6 +132,7 @@ struct writer_state {
     std::vector<WriteCommand> buffered;
     std::vector<WriteCommand> retry; // updates that failed, written again after a pause
     bool flush_scheduled = false;
+    bool flush_now = false; // the scheduled flush is an immediate one
     bool stopping = false;
     int failed_flushes = 0;
     static inline const char* name = "writer";
@@ -139,9 +140,12 @@ struct writer_state {
 
 using self_ptr = writer_actor::stateful_pointer<writer_state>;
 
+constexpr std::chrono::milliseconds kResultDelay{2};
+
 void schedule_flush(self_ptr self, std::chrono::milliseconds delay = {}) {
-    if (self->state.flush_scheduled)
+    if (self->state.flush_scheduled && (delay.count() > 0 || self->state.flush_now))
         return;
+    self->state.flush_now = delay.count() == 0;
     self->state.flush_scheduled = true;
     // Sent to ourselves: everything already queued in the mailbox joins this group.
     if (delay.count() == 0)
@@ -279,8 +283,11 @@ writer_actor::behavior_type writer(self_ptr self, std::shared_ptr<const Config> 
                 fail(self, {&c}, ShuttingDown{});
                 return;
             }
+            // Results wait a moment for more: with durable commits every write is a WAL flush
+            // that the claimer's commits queue behind. Anything a client waits for goes now.
+            bool results = std::holds_alternative<RecordResults>(c);
             self->state.buffered.push_back(std::move(c));
-            schedule_flush(self);
+            schedule_flush(self, results ? kResultDelay : std::chrono::milliseconds(0));
         },
         [=](flush_atom) {
             flush(self, WriteContext{worker, backoff});

@@ -26,6 +26,12 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         // from this session is plenty (see conveyor_notify_events in migrations/).
         pqxx::nontransaction(*conn).exec0("SET conveyor.notify_interval_ms = 5");
     }
+    if (role == Role::claimer) {
+        // The claim's planner estimates favour a custom plan over the generic one, so by default
+        // every claim was planned again: 0.18 ms of planning per claim on top of 0.35 ms of
+        // execution (pg_stat_statements.track_planning). Its shape never depends on the values.
+        pqxx::nontransaction(*conn).exec0("SET plan_cache_mode = force_generic_plan");
+    }
     if (role == Role::writer || role == Role::claimer || role == Role::reader) {
         // These roles only touch rows through an index (primary key, the pending index, the
         // created_at index). The planner, misled by statistics taken in another phase of the
