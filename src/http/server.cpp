@@ -128,6 +128,10 @@ restinio::http_method_id_t method_id(const std::string& m) {
         return restinio::http_method_patch();
     if (m == "DELETE")
         return restinio::http_method_delete();
+    if (m == "HEAD")
+        return restinio::http_method_head();
+    if (m == "OPTIONS")
+        return restinio::http_method_options();
     throw std::logic_error("route table: unsupported method " + m);
 }
 

@@ -19,7 +19,7 @@ enum class Access { open, read, stream, write };
 
 // One row of the route table, without its handler: what tests and the 405 Allow list read.
 struct RouteInfo {
-    std::string method;  // GET, POST, PUT, PATCH or DELETE
+    std::string method;  // GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS
     std::string pattern; // express syntax, `:name` for one path segment: "/jobs/:id"
     Access access;
 };
