@@ -40,6 +40,9 @@ TEST_CASE("protected mode: no API_TOKEN on a non-loopback HOST refuses to start,
     TestDatabase db;
     ServerProcess p(conveyor_binary(), {{"DATABASE_URL", db.url()}, {"HOST", "0.0.0.0"}});
     CHECK(p.wait_exit() == 2);
+    // The log is read by another thread: it may trail the exit a little.
+    CHECK(wait_until([&] { return p.log_contains("ALLOW_UNAUTHENTICATED=true"); },
+                     std::chrono::seconds(5)));
     auto log = trimmed(p.log());
     INFO(log);
     CHECK(log.find('\n') == std::string::npos);
@@ -78,7 +81,8 @@ TEST_CASE("a database URL's password never reaches the output of a failed start"
     ServerProcess bad_scheme(conveyor_binary(),
                              {{"DATABASE_URL", "mysql://conveyor:hunter2-db@localhost/x"}});
     CHECK(bad_scheme.wait_exit() == 2);
-    CHECK(bad_scheme.log_contains("DATABASE_URL"));
+    CHECK(wait_until([&] { return bad_scheme.log_contains("DATABASE_URL"); },
+                     std::chrono::seconds(5)));
     CHECK_FALSE(bad_scheme.log_contains("hunter2"));
 
     // libpq quotes a malformed percent-escape, which here sits in the password.
