@@ -1,13 +1,30 @@
 #include "config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <sstream>
 
+#include "net/address_policy.hpp"
+
 namespace conveyor {
+
+bool is_loopback_host(const std::string& host) {
+    if (host == "localhost")
+        return true;
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
 
 std::chrono::milliseconds Config::backoff_after(int failed_attempts) const {
     double ms = backoff_base_ms * std::pow(5.0, std::max(0, failed_attempts - 1));
@@ -80,15 +97,75 @@ void apply_signing_secret(Config& c, const std::string& n, const std::string& v)
     c.webhook_signing_key = *key;
 }
 
+// A connection URI may hold a password: errors never quote it.
+void apply_database_url(Config& c, const std::string& n, const std::string& v) {
+    if (!has_scheme(v, {"postgresql", "postgres"}))
+        throw ConfigError(n + ": not a postgresql:// or postgres:// connection URI (the value is "
+                              "not shown)");
+    c.database_url = v;
+}
+
+std::function<void(Config&, const std::string&, const std::string&)> boolean(bool Config::*field) {
+    return [=](Config& c, const std::string& n, const std::string& v) {
+        if (v == "true" || v == "1")
+            c.*field = true;
+        else if (v == "false" || v == "0" || v.empty())
+            c.*field = false;
+        else
+            throw ConfigError(n + ": '" + v + "' is not true or false");
+    };
+}
+
+// The whole file, less one trailing newline (editors and `echo` add one). The path is named in
+// errors, the content never.
+std::string read_secret_file(const std::string& n, const std::string& path) {
+    if (path.empty())
+        throw ConfigError(n + ": empty path");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw ConfigError(n + ": cannot read '" + path + "': " + std::strerror(errno));
+    std::string v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!v.empty() && v.back() == '\n')
+        v.pop_back();
+    if (!v.empty() && v.back() == '\r')
+        v.pop_back();
+    if (v.empty())
+        throw ConfigError(n + ": '" + path + "' is empty");
+    return v;
+}
+
+// <NAME>_FILE: the secret of <NAME> read from a file; giving both is ambiguous, so refused.
+std::function<void(Config&, const std::string&, const std::string&)>
+secret_file(std::string Config::*field, std::string partner) {
+    return [=](Config& c, const std::string& n, const std::string& path) {
+        auto v = read_secret_file(n, path);
+        if (!(c.*field).empty())
+            throw ConfigError(n + ": " + partner + " is set too; give only one of them");
+        c.*field = v;
+    };
+}
+
+// Protected mode (as Redis does it): a service reachable from other machines without a token
+// would run anyone's jobs, webhooks included. Also refuses token settings that restrict less
+// than they seem to.
+void check_access_settings(const Config& c) {
+    if (!c.api_read_token.empty() && c.api_token.empty())
+        throw ConfigError("API_READ_TOKEN: set without API_TOKEN, which would leave every route "
+                          "open to anyone; set API_TOKEN too");
+    if (!c.api_read_token.empty() && c.api_read_token == c.api_token)
+        throw ConfigError("API_READ_TOKEN: must differ from API_TOKEN");
+    if (c.api_token.empty() && !c.allow_unauthenticated && !is_loopback_host(c.host))
+        throw ConfigError("API_TOKEN: not set while HOST=" + c.host +
+                          " is not a loopback address; set API_TOKEN (or API_TOKEN_FILE), or "
+                          "ALLOW_UNAUTHENTICATED=true to serve this address without a token");
+}
+
 const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"DATABASE_URL", "database-url",
          "(required; ./scripts/run sets it to its embedded cluster)", "libpq connection URI",
          [](Config& c, const std::string& n, const std::string& v) {
-             if (!has_scheme(v, {"postgresql", "postgres"}))
-                 throw ConfigError(n + ": '" + v +
-                                   "' is not a postgresql:// or postgres:// connection URI");
-             c.database_url = v;
+             apply_database_url(c, n, v);
          }},
         {"HOST", "host", "127.0.0.1", "listen address",
          [](Config& c, const std::string& n, const std::string& v) {
@@ -127,26 +204,54 @@ const std::vector<Option>& options() {
          integer(&Config::sse_max_subscribers, 1, 1000000)},
         {"SMTP_URL", "smtp-url", "unset", "smtp://host:port or smtps://host:port",
          [](Config& c, const std::string& n, const std::string& v) {
+             // The URL may carry credentials: the value is never quoted.
              if (!v.empty() && !has_scheme(v, {"smtp", "smtps"}))
-                 throw ConfigError(n + ": '" + v + "' is not an smtp:// or smtps:// URL");
+                 throw ConfigError(n + ": not an smtp:// or smtps:// URL (the value is not shown)");
              c.smtp_url = v;
          }},
         {"SMTP_USERNAME", "smtp-username", "unset", "SMTP user", text(&Config::smtp_username)},
         {"SMTP_PASSWORD", "smtp-password", "unset", "SMTP password", text(&Config::smtp_password)},
+        {"SMTP_PASSWORD_FILE", "smtp-password-file", "unset", "read SMTP_PASSWORD from this file",
+         secret_file(&Config::smtp_password, "SMTP_PASSWORD")},
+        {"SMTP_ALLOW_PLAINTEXT", "smtp-allow-plaintext", "false",
+         "with SMTP credentials set, allow sending them without STARTTLS (a local relay)",
+         boolean(&Config::smtp_allow_plaintext)},
         {"FROM_EMAIL", "from-email", "unset", "sender address of email jobs",
          text(&Config::from_email)},
         {"TELEGRAM_BOT_TOKEN", "telegram-bot-token", "unset", "Bot API token for telegram jobs",
          text(&Config::telegram_bot_token)},
+        {"TELEGRAM_BOT_TOKEN_FILE", "telegram-bot-token-file", "unset",
+         "read TELEGRAM_BOT_TOKEN from this file",
+         secret_file(&Config::telegram_bot_token, "TELEGRAM_BOT_TOKEN")},
         {"TELEGRAM_API_URL", "telegram-api-url", "https://api.telegram.org", "Bot API base URL",
          [](Config& c, const std::string& n, const std::string& v) {
              if (!has_scheme(v, {"http", "https"}))
-                 throw ConfigError(n + ": '" + v + "' is not an http:// or https:// URL");
+                 throw ConfigError(n + ": not an http:// or https:// URL (the value is not shown)");
              c.telegram_api_url = v;
          }},
         {"API_TOKEN", "api-token", "unset", "bearer token required on every route but /healthz",
          text(&Config::api_token)},
+        // Security hardening (issue 17): files for secrets, the read-only token, protected mode.
+        {"API_TOKEN_FILE", "api-token-file", "unset", "read API_TOKEN from this file",
+         secret_file(&Config::api_token, "API_TOKEN")},
+        {"API_READ_TOKEN", "api-read-token", "unset",
+         "bearer token that may only read: GET routes and /events; other methods get 403",
+         text(&Config::api_read_token)},
+        {"ALLOW_UNAUTHENTICATED", "allow-unauthenticated", "false",
+         "serve without API_TOKEN on a HOST that is not a loopback address",
+         boolean(&Config::allow_unauthenticated)},
+        {"DATABASE_URL_FILE", "database-url-file", "unset", "read DATABASE_URL from this file",
+         [](Config& c, const std::string& n, const std::string& path) {
+             auto v = read_secret_file(n, path);
+             if (!c.database_url.empty())
+                 throw ConfigError(n + ": DATABASE_URL is set too; give only one of them");
+             apply_database_url(c, n, v);
+         }},
+        {"WEBHOOK_DENY_PRIVATE", "webhook-deny-private", "false",
+         "webhook jobs may not reach loopback, RFC 1918, CGNAT or ULA addresses either",
+         boolean(&Config::webhook_deny_private)},
         {"WEBHOOK_ALLOWED_HOSTS", "webhook-allowed-hosts", "unset (any host)",
-         "comma-separated host names webhook jobs may call",
+         "comma-separated host names, host:port and CIDR ranges webhook jobs may call",
          [](Config& c, const std::string& n, const std::string& v) {
              c.webhook_allowed_hosts.clear();
              std::string item;
@@ -161,6 +266,9 @@ const std::vector<Option>& options() {
              }
              if (!v.empty() && c.webhook_allowed_hosts.empty())
                  throw ConfigError(n + ": '" + v + "' holds no host name");
+             auto parsed = parse_allow_list(v);
+             if (auto* error = std::get_if<std::string>(&parsed))
+                 throw ConfigError(n + ": " + *error);
          }},
         {"WEBHOOK_SIGNING_SECRET", "webhook-signing-secret", "unset (unsigned)",
          "whsec_<base64 key>: sign webhook requests (webhook-signature, standardwebhooks.com)",
@@ -262,6 +370,8 @@ ParsedArgs parse_config(int argc, const char* const* argv,
             "HEARTBEAT_INTERVAL_S: " + std::to_string(out.config.heartbeat_interval_s) +
             " must be smaller than STALE_AFTER_S (" + std::to_string(out.config.stale_after_s) +
             ")");
+    if (out.command == Command::serve)
+        check_access_settings(out.config);
     return out;
 }
 

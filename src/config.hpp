@@ -46,6 +46,12 @@ struct Config {
     std::string queues_setting = "*";
     std::vector<QueueCap> queues;
 
+    // Security hardening (issue 17; SECURITY.md says what each one protects).
+    std::string api_read_token;         // API_READ_TOKEN: may only read (GET routes, /events)
+    bool allow_unauthenticated = false; // protected mode's opt-out
+    bool webhook_deny_private = false;  // also refuse loopback, RFC 1918, CGNAT, ULA targets
+    bool smtp_allow_plaintext = false;  // credentials over SMTP without STARTTLS
+
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;
 };
@@ -68,6 +74,9 @@ ParsedArgs parse_config(int argc, const char* const* argv,
                         const std::map<std::string, std::string>* env = nullptr);
 
 std::string help_text();
+
+// 127.0.0.0/8, ::1 or "localhost": a listen address other machines cannot reach.
+bool is_loopback_host(const std::string& host);
 
 // One row of the option table that parse_config() and help_text() are built from.
 struct OptionInfo {

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <random>
+#include <cstring>
+#include <stdexcept>
+
+#include <sys/random.h>
 
 namespace conveyor {
 
@@ -25,13 +29,39 @@ uint64_t next_stamp() {
     } while (!last_stamp.compare_exchange_weak(prev, next, std::memory_order_relaxed));
     return next;
 }
+
+// Random bits come from the kernel's CSPRNG: ids are handed to clients, so they must not be
+// guessable from each other (mt19937_64 seeded with 32 bits was: one id gives away the rest).
+// A per-thread buffer keeps it to one getrandom() call per 64 ids.
+uint64_t random_u64() {
+    constexpr std::size_t kWords = 64;
+    thread_local uint64_t pool[kWords];
+    thread_local std::size_t left = 0;
+    if (left == 0) {
+        auto* at = reinterpret_cast<unsigned char*>(pool);
+        std::size_t need = sizeof pool;
+        while (need > 0) {
+            ssize_t got = getrandom(at, need, 0);
+            if (got < 0) {
+                if (errno == EINTR)
+                    continue;
+                throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+            }
+            at += got;
+            need -= static_cast<std::size_t>(got);
+        }
+        left = kWords;
+    }
+    uint64_t r = pool[--left];
+    pool[left] = 0; // a used value does not stay in memory
+    return r;
+}
 } // namespace
 
 std::string new_uuid_v7() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     uint64_t stamp = next_stamp();
     uint64_t ms = stamp >> 12, counter = stamp & 0xfff;
-    uint64_t r = rng();
+    uint64_t r = random_u64();
     unsigned char b[16];
     for (int i = 0; i < 6; ++i)
         b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));

@@ -10,6 +10,12 @@
 #
 # When run as root, the cluster runs as the `postgres` user (PG refuses to run as root).
 # After pg_start, PG_STARTED is 1 when this call started the server, 0 when it reused one.
+#
+# PG_PRIVATE=1 (what ./scripts/run uses, see SECURITY.md): no TCP at all (listen_addresses=''),
+# the socket and DIR mode 0700, and peer authentication mapping only the cluster's owner (and
+# root) to the `postgres` role, instead of trust for every local user. pg_hba.conf and
+# pg_ident.conf are rewritten at every start, so a cluster made before with trust is converted.
+# Throw-away clusters (scripts/test, bench/run) keep trust on 127.0.0.1: their tests use TCP.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_STARTED=0
@@ -97,6 +103,31 @@ _pg_log_tail() {
     fi
 }
 
+# The OS user the server runs as, which peer authentication maps to the `postgres` role.
+_pg_owner() {
+    if _pg_is_root; then echo postgres; else id -un; fi
+}
+
+# pg_hba.conf and pg_ident.conf of a private cluster; owned by the cluster's owner, mode 0600.
+_pg_write_private_auth() {
+    local dir=$1 owner
+    owner=$(_pg_owner)
+    {
+        echo "# Written by scripts/lib/pg.sh (PG_PRIVATE=1) at every start: the unix socket only,"
+        echo "# and only the users mapped in pg_ident.conf, as themselves (peer)."
+        echo "local all all peer map=conveyor"
+    } >"$dir/pgdata/pg_hba.conf"
+    {
+        echo "# Written by scripts/lib/pg.sh (PG_PRIVATE=1): OS user -> database role."
+        echo "conveyor $owner postgres"
+        if _pg_is_root; then echo "conveyor root postgres"; fi
+    } >"$dir/pgdata/pg_ident.conf"
+    chmod 600 "$dir/pgdata/pg_hba.conf" "$dir/pgdata/pg_ident.conf"
+    if _pg_is_root; then
+        chown postgres:postgres "$dir/pgdata/pg_hba.conf" "$dir/pgdata/pg_ident.conf"
+    fi
+}
+
 pg_start() {
     if (($# < 2)); then
         echo "usage: pg_start DIR PORT [postgres options...]" >&2
@@ -124,6 +155,7 @@ pg_start() {
         mkdir -p "$dir"
         chmod 755 "$dir"
     fi
+    if [[ "${PG_PRIVATE:-0}" == 1 ]]; then chmod 700 "$dir"; fi
     if _pg_is_root; then
         chown postgres:postgres "$dir"
         if [[ -e "$dir/pg.log" ]]; then chown postgres:postgres "$dir/pg.log"; fi
@@ -140,6 +172,13 @@ pg_start() {
         if [[ "$running" != "$port" ]]; then
             echo "pg_start: reusing the cluster running in $dir on port $running (not $port)" >&2
         fi
+        if [[ "${PG_PRIVATE:-0}" == 1 ]] &&
+            ! grep -q '^# Written by scripts/lib/pg.sh (PG_PRIVATE=1)' "$dir/pgdata/pg_hba.conf"; then
+            _pg_write_private_auth "$dir"
+            _pg_as_owner "$dir" "$PG_BIN/pg_ctl" -D "$dir/pgdata" reload >/dev/null || true
+            echo "pg_start: authentication of the running cluster switched to peer; it listens on" \
+                "TCP until it restarts (when the last ./scripts/run using it stops)" >&2
+        fi
         return 0
     fi
 
@@ -150,7 +189,9 @@ pg_start() {
             mkdir -p "$dir/pgdata"
             chmod 700 "$dir/pgdata"
         fi
-        if ! _pg_as_owner "$dir" "$PG_BIN/initdb" -D "$dir/pgdata" -U postgres -A trust -E UTF8 \
+        local auth=(-A trust)
+        if [[ "${PG_PRIVATE:-0}" == 1 ]]; then auth=(--auth-local=peer --auth-host=scram-sha-256); fi
+        if ! _pg_as_owner "$dir" "$PG_BIN/initdb" -D "$dir/pgdata" -U postgres "${auth[@]}" -E UTF8 \
             --locale=C.UTF-8 >"$dir/initdb.log" 2>&1; then
             echo "pg_start: initdb failed in $dir/pgdata:" >&2
             tail -n 30 "$dir/initdb.log" >&2
@@ -159,6 +200,11 @@ pg_start() {
     fi
 
     local opts="-p $port -k '$dir' -c listen_addresses='127.0.0.1' -c max_connections=400"
+    if [[ "${PG_PRIVATE:-0}" == 1 ]]; then
+        _pg_write_private_auth "$dir"
+        opts="-p $port -k '$dir' -c listen_addresses='' -c unix_socket_permissions=0700"
+        opts="$opts -c max_connections=400"
+    fi
     if [[ -n "$extra" ]]; then opts="$opts $extra"; fi
     if ! _pg_as_owner "$dir" "$PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/pg.log" -w -t 30 \
         -o "$opts" start >/dev/null; then

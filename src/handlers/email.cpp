@@ -296,7 +296,12 @@ class EmailHandler final : public Handler {
         std::string reply;
         curl_easy_setopt(h, CURLOPT_URL, cfg.smtp_url.c_str());
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-        curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+        // With credentials, STARTTLS is required: a man in the middle who strips it from the
+        // server's EHLO answer would otherwise read SMTP_PASSWORD (issue 17).
+        bool credentials = !cfg.smtp_username.empty() || !cfg.smtp_password.empty();
+        bool require_tls = credentials && !cfg.smtp_allow_plaintext;
+        curl_easy_setopt(h, CURLOPT_USE_SSL,
+                         static_cast<long>(require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
         if (!cfg.smtp_username.empty())
             curl_easy_setopt(h, CURLOPT_USERNAME, cfg.smtp_username.c_str());
         if (!cfg.smtp_password.empty())
@@ -317,6 +322,10 @@ class EmailHandler final : public Handler {
         CURLcode code = curl_easy_perform(h);
         if (code == CURLE_OK)
             return HandlerResult::ok();
+        if (code == CURLE_USE_SSL_FAILED)
+            return HandlerResult::fail(
+                "SMTP: the server does not offer STARTTLS and SMTP credentials are set, so "
+                "nothing was sent (SMTP_ALLOW_PLAINTEXT=true allows plain text to a local relay)");
 
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

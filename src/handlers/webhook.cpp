@@ -8,10 +8,15 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 
 #include "handlers/builtin.hpp"
 #include "handlers/curl_util.hpp"
 #include "handlers/webhook_signature.hpp"
+#include "net/address_policy.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 namespace conveyor {
 
@@ -46,6 +51,7 @@ bool is_token(const std::string& s) {
 
 struct Url {
     std::string scheme, password, host;
+    int port = 0;
 };
 
 // Parsed with libcurl's own parser so that what passes here is what libcurl will request.
@@ -68,6 +74,10 @@ std::optional<Url> parse_url(const std::string& s) {
     part(CURLUPART_HOST, out.host);
     out.scheme = lower(out.scheme);
     out.host = lower(out.host);
+    char* port = nullptr;
+    if (curl_url_get(u.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port)
+        out.port = std::atoi(port);
+    curl_free(port);
     return out;
 }
 
@@ -75,10 +85,43 @@ std::string method_of(const json& p) {
     return p.value("method", std::string("POST"));
 }
 
+// What libcurl is about to connect to is checked here, after name resolution and for every
+// address it tries, so DNS rebinding, numeric spellings (http://2852039166/) and IPv4-mapped IPv6
+// all meet the same rules. A refused address gets no socket, so no packet is sent.
+struct TargetGuard {
+    const Url* url;
+    bool deny_private;
+    const AllowList* allow;
+    std::optional<std::string> refused; // the first refusal, for last_error
+
+    static curl_socket_t open(void* self, curlsocktype, curl_sockaddr* a) {
+        auto& g = *static_cast<TargetGuard*>(self);
+        std::optional<IpAddress> ip;
+        if (a->family == AF_INET && a->addrlen >= sizeof(sockaddr_in))
+            ip = ip_from_bytes(reinterpret_cast<const std::uint8_t*>(
+                                   &reinterpret_cast<const sockaddr_in*>(&a->addr)->sin_addr),
+                               false);
+        else if (a->family == AF_INET6 && a->addrlen >= sizeof(sockaddr_in6))
+            ip = ip_from_bytes(reinterpret_cast<const std::uint8_t*>(
+                                   &reinterpret_cast<const sockaddr_in6*>(&a->addr)->sin6_addr),
+                               true);
+        std::optional<std::string> why =
+            ip ? check_webhook_target(g.url->host, g.url->port, *ip, g.deny_private, *g.allow)
+               : std::optional<std::string>("webhook target refused: not an IP address");
+        if (why) {
+            if (!g.refused)
+                g.refused = why;
+            return CURL_SOCKET_BAD;
+        }
+        return socket(a->family, a->socktype, a->protocol);
+    }
+};
+
 class WebhookHandler final : public Handler {
   public:
-    WebhookHandler(std::vector<std::string> allowed_hosts, std::string signing_key)
-        : allowed_hosts_(std::move(allowed_hosts)), signing_key_(std::move(signing_key)) {}
+    WebhookHandler(AllowList allow, bool deny_private, std::string signing_key)
+        : allow_(std::move(allow)), deny_private_(deny_private),
+          signing_key_(std::move(signing_key)) {}
 
     std::optional<std::string> validate(const json& p) const override {
         auto url = p.find("url");
@@ -88,10 +131,16 @@ class WebhookHandler final : public Handler {
         if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https"))
             return "url must be an absolute http:// or https:// URL";
         // Checked again before every attempt, so a list changed at restart applies to queued jobs.
-        if (!allowed_hosts_.empty() && std::find(allowed_hosts_.begin(), allowed_hosts_.end(),
-                                                 parsed->host) == allowed_hosts_.end())
-            return "url host '" + curl::excerpt(parsed->host, 100) +
-                   "' is not in WEBHOOK_ALLOWED_HOSTS";
+        // What can be decided from the URL alone is refused here (an address literal, a name no
+        // rule could allow); the address connected to is checked by TargetGuard.
+        if (auto ip = parse_ip(parsed->host)) {
+            if (auto why =
+                    check_webhook_target(parsed->host, parsed->port, *ip, deny_private_, allow_))
+                return "url: " + curl::excerpt(*why, 300);
+        } else if (!allow_.may_allow(parsed->host, parsed->port)) {
+            return "url host '" + curl::excerpt(parsed->host, 100) + ":" +
+                   std::to_string(parsed->port) + "' is not in WEBHOOK_ALLOWED_HOSTS";
+        }
         if (auto m = p.find("method"); m != p.end()) {
             if (!m->is_string() || std::none_of(std::begin(kMethods), std::end(kMethods),
                                                 [&](const char* k) { return *m == k; }))
@@ -112,6 +161,10 @@ class WebhookHandler final : public Handler {
                 if (value.get<std::string>().find('\0') != std::string::npos)
                     return field + " must not contain NUL";
                 auto l = lower(name);
+                // Behind an allowed address (a reverse proxy, a shared load balancer) another
+                // Host reaches other virtual hosts: the URL alone decides where a request goes.
+                if (l == "host")
+                    return field + " is refused: the Host header comes from url";
                 // Framing is libcurl's job (a wrong value would corrupt the connection); the
                 // Standard Webhooks headers are what a receiver trusts.
                 if (std::any_of(std::begin(kOwnHeaders), std::end(kOwnHeaders),
@@ -129,8 +182,9 @@ class WebhookHandler final : public Handler {
 
     HandlerResult run(const json& p, const HandlerContext& ctx) const override {
         auto url = p["url"].get<std::string>();
+        Url target = parse_url(url).value_or(Url{});
         // The URL may carry credentials (user:password@host); they must not reach last_error.
-        std::string secret = parse_url(url).value_or(Url{}).password;
+        std::string secret = target.password;
         auto timeout = curl::timeout_ms(p.value("timeout_ms", kDefaultTimeoutMs), ctx);
         if (!timeout)
             return HandlerResult::retry("timeout: no time left for the request");
@@ -179,10 +233,15 @@ class WebhookHandler final : public Handler {
         }
         if (method != (body ? "POST" : "GET"))
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+        TargetGuard guard{&target, deny_private_, &allow_, std::nullopt};
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &TargetGuard::open);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &guard);
         curl::CappedBody response(kMaxResponseBytes);
         curl::collect_body(h, response);
 
         CURLcode code = curl_easy_perform(h);
+        if (code != CURLE_OK && guard.refused)
+            return HandlerResult::fail(curl::excerpt(curl::scrub(*guard.refused, secret), 500));
         if (code != CURLE_OK && !curl::stopped_at_cap(code, response))
             return curl::network_failure(code, easy.describe(code, secret));
 
@@ -222,14 +281,23 @@ class WebhookHandler final : public Handler {
     }
 
   private:
-    std::vector<std::string> allowed_hosts_; // empty: any host
-    std::string signing_key_;                // empty: requests are not signed
+    AllowList allow_; // no rules: any host not refused by address
+    bool deny_private_;
+    std::string signing_key_; // empty: requests are not signed
 };
 
 } // namespace
 
 std::unique_ptr<Handler> make_webhook_handler(const Config& cfg) {
-    return std::make_unique<WebhookHandler>(cfg.webhook_allowed_hosts, cfg.webhook_signing_key);
+    std::string list;
+    for (const auto& h : cfg.webhook_allowed_hosts)
+        list += h + ",";
+    auto allow = parse_allow_list(list);
+    // Config refuses a list that does not parse; never fall back to allowing everything.
+    if (auto* error = std::get_if<std::string>(&allow))
+        throw std::invalid_argument("WEBHOOK_ALLOWED_HOSTS: " + *error);
+    return std::make_unique<WebhookHandler>(std::get<AllowList>(std::move(allow)),
+                                            cfg.webhook_deny_private, cfg.webhook_signing_key);
 }
 
 } // namespace conveyor

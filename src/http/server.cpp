@@ -1,7 +1,9 @@
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <stdexcept>
 
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
@@ -32,6 +34,8 @@ const char* reason(int status) {
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -86,6 +90,53 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
     for (size_t i = 0; i < a.size(); ++i)
         diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
     return diff == 0;
+}
+
+// True when `pattern` (express syntax) matches `path`; `literals` counts the fixed segments,
+// so that /jobs/batch is found as itself rather than as /jobs/:id.
+bool pattern_matches(const std::string& pattern, const std::string& path, int& literals) {
+    literals = 0;
+    std::size_t p = 0, q = 0;
+    while (p < pattern.size() && q < path.size()) {
+        if (pattern[p] != '/' || path[q] != '/')
+            return false;
+        auto pe = pattern.find('/', p + 1), qe = path.find('/', q + 1);
+        auto seg = pattern.substr(p + 1, pe == std::string::npos ? std::string::npos : pe - p - 1);
+        auto got = path.substr(q + 1, qe == std::string::npos ? std::string::npos : qe - q - 1);
+        if (!seg.empty() && seg[0] == ':') {
+            if (got.empty())
+                return false;
+        } else if (seg != got) {
+            return false;
+        } else {
+            ++literals;
+        }
+        p = pe == std::string::npos ? pattern.size() : pe;
+        q = qe == std::string::npos ? path.size() : qe;
+    }
+    return p == pattern.size() && q == path.size();
+}
+
+restinio::http_method_id_t method_id(const std::string& m) {
+    if (m == "GET")
+        return restinio::http_method_get();
+    if (m == "POST")
+        return restinio::http_method_post();
+    if (m == "PUT")
+        return restinio::http_method_put();
+    if (m == "PATCH")
+        return restinio::http_method_patch();
+    if (m == "DELETE")
+        return restinio::http_method_delete();
+    if (m == "HEAD")
+        return restinio::http_method_head();
+    if (m == "OPTIONS")
+        return restinio::http_method_options();
+    throw std::logic_error("route table: unsupported method " + m);
+}
+
+std::string param(const restinio::router::route_params_t& p, const char* name) {
+    return restinio::cast_to<std::string>(p[name]);
 }
 
 // One open GET /events response, written only by the broadcaster.
@@ -152,10 +203,11 @@ struct HttpServer::Impl {
 
     const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
 
-    // Returns false (and answers 401) when API_TOKEN is set and the request lacks it.
-    // `query_token` is ?access_token= of /events (browsers' EventSource cannot set headers).
-    bool authorized(const request_t& req, const std::string* query_token = nullptr) {
-        if (cfg.api_token.empty())
+    // Answers 401 (no or wrong token) or 403 (API_READ_TOKEN on a `write` route) and returns
+    // false when the request may not go on. Tokens are compared in constant time and never
+    // logged.
+    bool authorize(const request_t& req, Access access) {
+        if (access == Access::open || cfg.api_token.empty())
             return true;
         auto value = req->header().opt_value_of(restinio::http_field::authorization);
         std::string given = value ? std::string(value->data(), value->size()) : std::string();
@@ -164,18 +216,46 @@ struct HttpServer::Impl {
         bool bearer = given.size() >= scheme.size();
         for (size_t i = 0; bearer && i < scheme.size(); ++i)
             bearer = std::tolower(static_cast<unsigned char>(given[i])) == scheme[i];
-        if (bearer && constant_time_equal(given.substr(scheme.size()), cfg.api_token))
+        given = bearer ? given.substr(scheme.size()) : std::string();
+        std::optional<std::string> query_token;
+        if (access == Access::stream)
+            if (auto qs = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(
+                    req->header().query()))
+                if (qs->has("access_token"))
+                    query_token = restinio::cast_to<std::string>((*qs)["access_token"]);
+        auto matches = [&](const std::string& token) {
+            return !token.empty() && (constant_time_equal(given, token) ||
+                                      (query_token && constant_time_equal(*query_token, token)));
+        };
+        if (matches(cfg.api_token))
             return true;
-        if (query_token && constant_time_equal(*query_token, cfg.api_token))
-            return true;
+        if (matches(cfg.api_read_token)) {
+            if (access != Access::write)
+                return true;
+            answer_error(req, 403, "read_only_token",
+                         "API_READ_TOKEN may only read; " +
+                             std::string(req->header().method().c_str()) + " " +
+                             std::string(req->header().path()) + " changes state");
+            return false;
+        }
         answer_error(req, 401, "unauthorized", "missing or wrong bearer token",
                      {{"WWW-Authenticate", "Bearer realm=\"conveyor\""}});
         return false;
     }
 
+    // For a handler that checks for itself (the table's wrapper has already checked it): a safe
+    // method reads, anything else writes.
+    bool authorized(const request_t& req) {
+        auto m = req->header().method();
+        return authorize(req, m == restinio::http_method_get() || m == restinio::http_method_head()
+                                  ? Access::read
+                                  : Access::write);
+    }
+
     // Common checks of a write; returns false after answering when the request is refused.
     bool acceptable_write(const request_t& req) {
-        if (!authorized(req))
+        // Also checked here so that a write handler stays guarded if registered by hand.
+        if (!authorize(req, Access::write))
             return false;
         if (draining) {
             answer(req, to_http(ShuttingDown{}));
@@ -259,9 +339,6 @@ struct HttpServer::Impl {
         auto params = query_params(req);
         if (!params)
             return restinio::request_accepted();
-        auto token = params->count("access_token") ? (*params)["access_token"] : std::string();
-        if (!authorized(req, params->count("access_token") ? &token : nullptr))
-            return restinio::request_accepted();
         auto filter = parse_event_query(*params);
         if (auto* e = std::get_if<ApiError>(&filter))
             return answer_error(req, e->status, e->code, e->message);
@@ -297,8 +374,6 @@ struct HttpServer::Impl {
     }
 
     restinio::request_handling_status_t list(const request_t& req) {
-        if (!authorized(req))
-            return restinio::request_accepted();
         auto params = query_params(req);
         if (!params)
             return restinio::request_accepted();
@@ -311,10 +386,7 @@ struct HttpServer::Impl {
 
     restinio::request_handling_status_t get(const request_t& req, const std::string& id) {
         if (id == "batch")
-            return answer_error(req, 405, "method_not_allowed", "GET is not allowed on /jobs/batch",
-                                {{"Allow", "POST"}});
-        if (!authorized(req))
-            return restinio::request_accepted();
+            return unmatched(req);
         if (!is_uuid(id))
             return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
         caf::anon_send(reader(), GetJob{id, reply_to(req)});
@@ -331,7 +403,7 @@ struct HttpServer::Impl {
 
     restinio::request_handling_status_t queues(const request_t& req,
                                                std::optional<std::string> name) {
-        if (!authorized(req) || (name && !valid_queue(req, *name)))
+        if (name && !valid_queue(req, *name))
             return restinio::request_accepted();
         caf::anon_send(reader(), GetQueues{std::move(name), reply_to(req)});
         return restinio::request_accepted();
@@ -372,55 +444,86 @@ struct HttpServer::Impl {
     // Unmatched requests: a known path with the wrong method is 405 with Allow, anything else 404.
     restinio::request_handling_status_t unmatched(const request_t& req) {
         std::string path(req->header().path());
-        std::string allow;
-        if (path == "/jobs")
-            allow = "GET, POST";
-        else if (path == "/jobs/batch")
-            allow = "POST";
-        else if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos)
-            allow = "GET";
-        else if (path == "/healthz" || path == "/events" || path == "/queues")
-            allow = "GET";
-        else if (path.rfind("/queues/", 0) == 0) {
-            auto rest = path.substr(8);
-            auto slash = rest.find('/');
-            if (slash == std::string::npos)
-                allow = "GET, PATCH";
-            else if (rest.substr(slash) == "/pause" || rest.substr(slash) == "/resume")
-                allow = "POST";
+        std::vector<std::string> methods;
+        int best = -1;
+        for (const auto& r : route_table()) {
+            int literals = 0;
+            if (!pattern_matches(r.pattern, path, literals) || literals < best)
+                continue;
+            if (literals > best)
+                methods.clear();
+            best = literals;
+            if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
+                methods.push_back(r.method);
         }
-        if (!allow.empty())
-            return answer_error(req, 405, "method_not_allowed",
-                                std::string(req->header().method().c_str()) +
-                                    " is not allowed on " + path,
-                                {{"Allow", allow}});
-        return answer_error(req, 404, "not_found", "no route for " + path);
+        if (methods.empty())
+            return answer_error(req, 404, "not_found", "no route for " + path);
+        std::sort(methods.begin(), methods.end());
+        std::string allow;
+        for (const auto& m : methods)
+            allow += (allow.empty() ? "" : ", ") + m;
+        return answer_error(req, 405, "method_not_allowed",
+                            std::string(req->header().method().c_str()) + " is not allowed on " +
+                                path,
+                            {{"Allow", allow}});
+    }
+
+    using Params = restinio::router::route_params_t;
+    struct Route {
+        const char* method;
+        const char* pattern;
+        Access access;
+        restinio::request_handling_status_t (*handle)(Impl&, const request_t&, const Params&);
+    };
+
+    // Every route, once. Adding a route is adding a row: the router, the token rules (the
+    // wrapper in routes() checks `access` before the handler runs), the 405 Allow list and
+    // tests/http/read_token_test.cpp all read this table.
+    static const std::vector<Route>& route_table() {
+        static const std::vector<Route> table = {
+            {"POST", "/jobs", Access::write,
+             [](Impl& s, const request_t& r, const Params&) { return s.post_job(r); }},
+            {"POST", "/jobs/batch", Access::write,
+             [](Impl& s, const request_t& r, const Params&) { return s.post_batch(r); }},
+            {"GET", "/jobs", Access::read,
+             [](Impl& s, const request_t& r, const Params&) { return s.list(r); }},
+            {"GET", "/jobs/:id", Access::read,
+             [](Impl& s, const request_t& r, const Params& p) { return s.get(r, param(p, "id")); }},
+            {"GET", "/queues", Access::read,
+             [](Impl& s, const request_t& r, const Params&) { return s.queues(r, std::nullopt); }},
+            {"GET", "/queues/:name", Access::read,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.queues(r, param(p, "name"));
+             }},
+            {"PATCH", "/queues/:name", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.patch_queue(r, param(p, "name"));
+             }},
+            {"POST", "/queues/:name/pause", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.pause_queue(r, param(p, "name"), true);
+             }},
+            {"POST", "/queues/:name/resume", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.pause_queue(r, param(p, "name"), false);
+             }},
+            {"GET", "/healthz", Access::open,
+             [](Impl& s, const request_t& r, const Params&) { return s.health(r); }},
+            {"GET", "/events", Access::stream,
+             [](Impl& s, const request_t& r, const Params&) { return s.events(r); }},
+        };
+        return table;
     }
 
     std::unique_ptr<router_t> routes() {
         auto router = std::make_unique<router_t>();
-        router->http_post("/jobs", [this](auto req, auto) { return post_job(req); });
-        router->http_post("/jobs/batch", [this](auto req, auto) { return post_batch(req); });
-        router->http_get("/jobs", [this](auto req, auto) { return list(req); });
-        router->http_get("/jobs/:id", [this](auto req, auto params) {
-            return get(req, restinio::cast_to<std::string>(params["id"]));
-        });
-        router->http_get("/queues", [this](auto req, auto) { return queues(req, std::nullopt); });
-        router->http_get("/queues/:name", [this](auto req, auto params) {
-            return queues(req, restinio::cast_to<std::string>(params["name"]));
-        });
-        router->add_handler(
-            restinio::http_method_patch(), "/queues/:name", [this](auto req, auto params) {
-                return patch_queue(req, restinio::cast_to<std::string>(params["name"]));
-            });
-        router->http_post("/queues/:name/pause", [this](auto req, auto params) {
-            return pause_queue(req, restinio::cast_to<std::string>(params["name"]), true);
-        });
-        router->http_post("/queues/:name/resume", [this](auto req, auto params) {
-            return pause_queue(req, restinio::cast_to<std::string>(params["name"]), false);
-        });
-        router->http_get("/healthz", [this](auto req, auto) { return health(req); });
-        router->http_get("/events", [this](auto req, auto) { return events(req); });
+        for (const auto& route : route_table())
+            router->add_handler(method_id(route.method), route.pattern,
+                                [this, r = &route](request_t req, Params params) {
+                                    if (!authorize(req, r->access))
+                                        return restinio::request_accepted();
+                                    return r->handle(*this, req, params);
+                                });
         router->non_matched_request_handler([this](auto req) { return unmatched(req); });
         return router;
     }
@@ -465,6 +568,17 @@ void HttpServer::start() {
                                        static_cast<std::size_t>(impl->cfg.http_threads));
     log::info("http", "listening on http://" + impl->cfg.host + ":" +
                           std::to_string(impl->bound_port.load()));
+    if (impl->cfg.api_token.empty() && !is_loopback_host(impl->cfg.host))
+        log::warn("http", "serving " + impl->cfg.host +
+                              " without API_TOKEN (ALLOW_UNAUTHENTICATED=true): anyone who can "
+                              "reach this port can submit jobs, webhooks included");
+}
+
+std::vector<RouteInfo> HttpServer::routes() {
+    std::vector<RouteInfo> out;
+    for (const auto& r : Impl::route_table())
+        out.push_back({r.method, r.pattern, r.access});
+    return out;
 }
 
 int HttpServer::port() const {

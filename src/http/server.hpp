@@ -2,6 +2,7 @@
 // The HTTP front end: RESTinio routes that validate requests and hand them to actors as messages.
 // No handler touches the database; answers arrive asynchronously from the actors.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "actors/reader.hpp"
@@ -10,6 +11,18 @@
 #include "handlers/registry.hpp"
 
 namespace conveyor {
+
+// Who may call a route. With API_TOKEN set, `write` routes need it, `read` routes also take
+// API_READ_TOKEN, `stream` routes are `read` routes that also take the token as ?access_token=
+// (browsers' EventSource cannot send headers), `open` routes take anyone (issue 17).
+enum class Access { open, read, stream, write };
+
+// One row of the route table, without its handler: what tests and the 405 Allow list read.
+struct RouteInfo {
+    std::string method;  // GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS
+    std::string pattern; // express syntax, `:name` for one path segment: "/jobs/:id"
+    Access access;
+};
 
 class HttpServer {
   public:
@@ -24,6 +37,8 @@ class HttpServer {
     // From now on, submissions get 503 shutting_down.
     void set_draining();
     void stop();
+    // Every route, in the order they are matched (src/http/server.cpp, route_table()).
+    static std::vector<RouteInfo> routes();
 
   private:
     struct Impl;

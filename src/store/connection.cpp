@@ -1,14 +1,51 @@
 #include "store/connection.hpp"
 
 #include <thread>
+#include <vector>
 
 #include "log.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor::store {
 
+namespace {
+
+// libpq quotes pieces of a malformed URI in its errors (`invalid percent-encoded token:
+// "<password>"`): the password of `url`, in userinfo or as password=, is cut out (issue 17).
+std::string without_password(std::string msg, const std::string& url) {
+    std::vector<std::string> secrets;
+    if (auto scheme = url.find("://"); scheme != std::string::npos) {
+        auto start = scheme + 3;
+        auto end = url.find_first_of("/?#", start);
+        auto at = url.rfind('@', end == std::string::npos ? url.size() : end);
+        if (at != std::string::npos && at >= start) {
+            auto colon = url.find(':', start);
+            if (colon != std::string::npos && colon < at)
+                secrets.push_back(url.substr(colon + 1, at - colon - 1));
+        }
+    }
+    for (auto p = url.find("password="); p != std::string::npos; p = url.find("password=", p + 1)) {
+        auto v = p + 9;
+        secrets.push_back(url.substr(v, url.find_first_of("& ", v) - v));
+    }
+    for (const auto& secret : secrets) {
+        if (secret.empty())
+            continue;
+        for (auto at = msg.find(secret); at != std::string::npos; at = msg.find(secret, at + 3))
+            msg.replace(at, secret.size(), "***");
+    }
+    return msg;
+}
+
+} // namespace
+
 std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
-    auto conn = std::make_unique<pqxx::connection>(url);
+    std::unique_ptr<pqxx::connection> conn;
+    try {
+        conn = std::make_unique<pqxx::connection>(url);
+    } catch (const pqxx::broken_connection& e) {
+        throw pqxx::broken_connection(without_password(e.what(), url));
+    }
     // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
     static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener"};
     pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +

@@ -15,7 +15,9 @@ std::map<std::string, std::string> smtp_env(const SmtpSink& sink) {
     return {{"SMTP_URL", sink.url()},
             {"FROM_EMAIL", "sender@example.org"},
             {"SMTP_USERNAME", "mailer"},
-            {"SMTP_PASSWORD", kPassword}};
+            {"SMTP_PASSWORD", kPassword},
+            // The sink speaks no TLS: it stands for a local relay.
+            {"SMTP_ALLOW_PLAINTEXT", "true"}};
 }
 
 std::string header(const json& message, const std::string& name) {
@@ -239,4 +241,20 @@ TEST_CASE("email: without SMTP_URL the service starts and email jobs fail perman
     auto job = wait_for(*s, id, "failed");
     CHECK(job["attempts"] == 1);
     CHECK(contains(last_error(job), "SMTP is not configured"));
+}
+
+TEST_CASE("email: with credentials set, a server without STARTTLS receives nothing") {
+    SmtpSink sink;
+    sink.start();
+    TestDatabase db;
+    auto env = smtp_env(sink);
+    env.erase("SMTP_ALLOW_PLAINTEXT");
+    auto s = start_service(db, env);
+    auto id = submit(*s, "email", {{"to", "a@example.com"}, {"subject", "s"}, {"text", "t"}}, 5);
+    auto job = wait_for(*s, id, "failed");
+    CHECK(job["attempts"] == 1);
+    CHECK(contains(last_error(job), "does not offer STARTTLS"));
+    CHECK(contains(last_error(job), "SMTP_ALLOW_PLAINTEXT"));
+    CHECK(sink.messages().empty());
+    CHECK_FALSE(s->log_contains(kPassword));
 }
