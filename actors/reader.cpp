@@ -4,6 +4,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "engine/leadership.hpp"
 #include "log.hpp"
 #include "store/queries.hpp"
 
@@ -62,7 +63,7 @@ reader_actor::behavior_type reader(self_ptr self, std::shared_ptr<const Config> 
         [=](CheckHealth& m) {
             try {
                 store::ping(self->state.conn->get());
-                m.reply(Health{true});
+                m.reply(Health{true, is_maintainer()});
             } catch (const std::exception& e) {
                 self->state.conn->reset();
                 log::warn("reader",

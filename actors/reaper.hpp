@@ -1,8 +1,9 @@
 #pragma once
 // The reaper returns jobs whose worker died (a lease its owner stopped renewing: the owner's own
 // STALE_AFTER_S after its last heartbeat) to pending with backoff, or to failed when their
-// attempts are used up. Safe with a reaper in every process.
-// It also trims the event log to the newest kEventsKept events.
+// attempts are used up. It also trims the event log to the newest kEventsKept events. Every
+// process has one, but only the maintainer's works (actors/maintainer.hpp); two at once would
+// still be safe.
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"

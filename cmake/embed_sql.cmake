@@ -12,6 +12,8 @@ foreach(f ${files})
   file(READ ${f} sql)
   if(MODE STREQUAL "migrations")
     string(REGEX MATCH "^[0-9]+" version ${name})
+    # "008" would be an invalid octal literal in C++: drop the leading zeros.
+    string(REGEX REPLACE "^0+([0-9])" "\\1" version ${version})
     string(APPEND body "    {${version}, \"${name}\", R\"conveyor_sql(${sql})conveyor_sql\"},\n")
   else()
     string(APPEND body "inline constexpr const char* ${name} = R\"conveyor_sql(${sql})conveyor_sql\";\n")

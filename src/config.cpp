@@ -307,6 +307,19 @@ const std::vector<Option>& options() {
         {"QUEUES", "queues", "*",
          "queues this process works, with optional local caps: * or mail:5,default:10,reports",
          text(&Config::queues_setting)},
+        // Maintenance (issue 13).
+        {"RETENTION_DONE_S", "retention-done-s", "86400",
+         "done jobs older than this (by finished_at) are deleted; 0 keeps them",
+         integer(&Config::retention_done_s, 0, 315360000)},
+        {"RETENTION_FAILED_S", "retention-failed-s", "604800",
+         "failed jobs older than this are deleted; 0 keeps them",
+         integer(&Config::retention_failed_s, 0, 315360000)},
+        {"RETENTION_CANCELLED_S", "retention-cancelled-s", "86400",
+         "cancelled jobs older than this are deleted; 0 keeps them",
+         integer(&Config::retention_cancelled_s, 0, 315360000)},
+        {"MAINTAINER_LEASE_S", "maintainer-lease-s", "15",
+         "the maintainer lease lasts this long unrenewed: another process takes over within it",
+         integer(&Config::maintainer_lease_s, 2, 300)},
     };
     return all;
 }

@@ -45,6 +45,12 @@ struct Config {
     // QUEUES: the text as given, and what it says (empty: every queue, sharing the slots).
     std::string queues_setting = "*";
     std::vector<QueueCap> queues;
+    // Maintenance (issue 13): how long finished jobs are kept, by status (0: forever), and how
+    // long the maintainer lease lasts without renewal.
+    long retention_done_s = 86400;
+    long retention_failed_s = 604800;
+    long retention_cancelled_s = 86400;
+    int maintainer_lease_s = 15;
 
     // Security hardening (issue 17; SECURITY.md says what each one protects).
     std::string api_read_token;         // API_READ_TOKEN: may only read (GET routes, /events)

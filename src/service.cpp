@@ -17,9 +17,12 @@
 #include <caf/send.hpp>
 
 #include "actors/claimer.hpp"
+#include "actors/cleaner.hpp"
+#include "actors/maintainer.hpp"
 #include "actors/notifier.hpp"
 #include "actors/reader.hpp"
 #include "actors/reaper.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/sse_broadcaster.hpp"
 #include "actors/writer.hpp"
 #include "http/server.hpp"
@@ -115,11 +118,27 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     auto subscribers = std::make_shared<std::atomic<int>>(0);
     auto broadcaster = spawn_sse_broadcaster(sys, cfg, subscribers);
     auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster);
+    // Maintenance (issue 13): the lease that lets one process run the reaper, cleaner, schedules.
+    auto maintainer = spawn_maintainer(sys, cfg, worker);
+    auto cleaner = spawn_cleaner(sys, cfg);
+    auto scheduler = spawn_scheduler(sys, cfg);
+    bool resigned = false;
+    // A stopping process gives up the lease first, so another takes over while this one drains.
+    auto resign = [&] {
+        if (resigned)
+            return;
+        resigned = true;
+        caf::scoped_actor self{sys};
+        stop_and_wait(self, maintainer, "maintainer");
+    };
 
     // The one shutdown protocol: stop_atom to each actor, in the order work flows (claims stop,
     // results are written, their events are announced, streams close, readers go last).
     auto stop_all = [&] {
+        resign();
         caf::scoped_actor self{sys};
+        stop_and_wait(self, scheduler, "scheduler");
+        stop_and_wait(self, cleaner, "cleaner");
         stop_and_wait(self, reaper, "reaper");
         stop_and_wait(self, claimer, "claimer");
         stop_and_wait(self, writer, "writer");
@@ -133,6 +152,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     };
 
     HttpServer http(cfg, registry, writer, readers, broadcaster, subscribers);
+    http.set_scheduler(scheduler);
     try {
         http.start();
     } catch (const std::exception& e) {
@@ -158,6 +178,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     // Refuse submissions, then drain the workers: their results reach the writer before the
     // claimer answers the drain.
     http.set_draining();
+    resign();
     {
         caf::scoped_actor self{sys};
         self->request(claimer, caf::infinite, drain_atom::value)

@@ -4,7 +4,7 @@
 CONVEYOR_DEB_PACKAGES=(
     build-essential cmake pkg-config
     libcaf-dev libpqxx-dev nlohmann-json3-dev librestinio-dev libasio-dev libfmt-dev
-    libhttp-parser-dev libcurl4-openssl-dev libssl-dev catch2
+    libhttp-parser-dev libcurl4-openssl-dev libssl-dev catch2 libhowardhinnant-date-dev tzdata
     postgresql-15 postgresql-client-15
     python3-aiosmtpd wrk curl ca-certificates
     clang libclang-rt-14-dev clang-format

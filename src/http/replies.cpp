@@ -46,7 +46,10 @@ struct ToHttp {
     }
     HttpReply operator()(Health& m) const {
         if (m.database_ok)
-            return {200, R"({"status":"ok","database":"ok"})", {}};
+            return {200,
+                    std::string(R"({"status":"ok","database":"ok","leader":)") +
+                        (m.leader ? "true}" : "false}"),
+                    {}};
         auto r = (*this)(StoreUnavailable{});
         r.body = R"({"status":"unavailable","database":"unreachable",)" + r.body.substr(1);
         return r;
@@ -67,6 +70,10 @@ struct ToHttp {
     HttpReply operator()(StoreFailed&) const {
         return error_reply(500, "internal_error", "the request failed; see the server log");
     }
+    HttpReply operator()(ScheduleStored& m) const {
+        return {m.created ? 201 : 200, std::move(m.json), {}};
+    }
+    HttpReply operator()(ScheduleDeleted&) const { return {204, "", {}}; }
     HttpReply operator()(ShuttingDown&) const {
         return unavailable("shutting_down",
                            "the server is shutting down; retry on another instance");

@@ -412,4 +412,13 @@ bool is_json_content_type(const std::string& value) {
     return v == "application/json";
 }
 
+std::variant<json, ApiError> parse_json_body(const std::string& body) {
+    return parse_json(body);
+}
+
+std::variant<NewJob, ApiError> parse_job_object(const json& job, const HandlerRegistry& registry,
+                                                const std::string& where) {
+    return validate_job(job, registry, where);
+}
+
 } // namespace conveyor

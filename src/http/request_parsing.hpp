@@ -1,6 +1,8 @@
 #pragma once
 // Pure parsing and validation of what clients send: no I/O, so it is unit-tested and fuzzed alone.
 #include <map>
+
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -54,5 +56,13 @@ std::string url_encode(const std::string& s);
 
 // "Content-Type" accepted as JSON: application/json, optionally with parameters.
 bool is_json_content_type(const std::string& value);
+
+// For the parsers of other bodies (src/http/schedule_parsing.cpp): a body's JSON, refused when
+// malformed or nested too deep; and one job object validated exactly as POST /jobs does it
+// (`where` prefixes the messages, as in "job: ").
+std::variant<nlohmann::json, ApiError> parse_json_body(const std::string& body);
+std::variant<NewJob, ApiError> parse_job_object(const nlohmann::json& job,
+                                                const HandlerRegistry& registry,
+                                                const std::string& where);
 
 } // namespace conveyor

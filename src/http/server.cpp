@@ -10,6 +10,7 @@
 
 #include "http/replies.hpp"
 #include "http/request_parsing.hpp"
+#include "http/schedule_parsing.hpp"
 #include "json_util.hpp"
 #include "log.hpp"
 #include "uuid.hpp"
@@ -30,6 +31,8 @@ const char* reason(int status) {
         return "OK";
     case 201:
         return "Created";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -60,7 +63,8 @@ const char* reason(int status) {
 void send_reply(const request_t& req, HttpReply r) {
     auto resp = req->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
-    resp.append_header(restinio::http_field::content_type, "application/json");
+    if (r.status != 204)
+        resp.append_header(restinio::http_field::content_type, "application/json");
     for (auto& [name, value] : r.headers)
         resp.append_header(name, value);
     resp.set_body(std::move(r.body));
@@ -194,6 +198,7 @@ struct HttpServer::Impl {
     std::atomic<bool> draining{false};
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
+    scheduler_actor scheduler; // /schedules (issue 13)
 
     Impl(std::shared_ptr<const Config> c, const HandlerRegistry& r, writer_actor w,
          std::vector<reader_actor> rs, sse_broadcaster_actor b,
@@ -431,6 +436,39 @@ struct HttpServer::Impl {
         return restinio::request_accepted();
     }
 
+    // The /schedules routes (issue 13): bodies parsed by http/schedule_parsing.cpp, answered by
+    // the scheduler actor.
+    enum class ScheduleRoute { list, get, put, remove, trigger };
+    restinio::request_handling_status_t schedules(const request_t& req, ScheduleRoute route,
+                                                  const std::string& name = {}) {
+        bool read = route == ScheduleRoute::list || route == ScheduleRoute::get;
+        if (read ? !authorized(req)
+                 : (route == ScheduleRoute::put ? !acceptable_post(req) : !acceptable_write(req)))
+            return restinio::request_accepted();
+        if (route == ScheduleRoute::put) {
+            auto spec = parse_schedule(name, req->body(), registry);
+            if (auto* e = std::get_if<ApiError>(&spec))
+                return answer_error(req, e->status, e->code, e->message);
+            caf::anon_send(scheduler, ScheduleCommand{PutSchedule{
+                                          std::move(std::get<ScheduleSpec>(spec)), reply_to(req)}});
+            return restinio::request_accepted();
+        }
+        // No schedule can have a name outside the alphabet PUT accepts.
+        if (route != ScheduleRoute::list && check_schedule_name(name))
+            return answer(req, to_http(NotFound{"schedule", name}));
+        ScheduleCommand command;
+        if (route == ScheduleRoute::list)
+            command = GetSchedules{std::nullopt, reply_to(req)};
+        else if (route == ScheduleRoute::get)
+            command = GetSchedules{name, reply_to(req)};
+        else if (route == ScheduleRoute::remove)
+            command = DeleteSchedule{name, reply_to(req)};
+        else
+            command = TriggerSchedule{name, reply_to(req)};
+        caf::anon_send(scheduler, std::move(command));
+        return restinio::request_accepted();
+    }
+
     restinio::request_handling_status_t health(const request_t& req) {
         // Load balancers must stop sending here as soon as the process drains.
         if (draining)
@@ -506,6 +544,26 @@ struct HttpServer::Impl {
             {"POST", "/queues/:name/resume", Access::write,
              [](Impl& s, const request_t& r, const Params& p) {
                  return s.pause_queue(r, param(p, "name"), false);
+             }},
+            {"GET", "/schedules", Access::read,
+             [](Impl& s, const request_t& r, const Params&) {
+                 return s.schedules(r, ScheduleRoute::list);
+             }},
+            {"GET", "/schedules/:name", Access::read,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.schedules(r, ScheduleRoute::get, param(p, "name"));
+             }},
+            {"PUT", "/schedules/:name", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.schedules(r, ScheduleRoute::put, param(p, "name"));
+             }},
+            {"DELETE", "/schedules/:name", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.schedules(r, ScheduleRoute::remove, param(p, "name"));
+             }},
+            {"POST", "/schedules/:name/trigger", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.schedules(r, ScheduleRoute::trigger, param(p, "name"));
              }},
             {"GET", "/healthz", Access::open,
              [](Impl& s, const request_t& r, const Params&) { return s.health(r); }},
@@ -587,6 +645,10 @@ int HttpServer::port() const {
 
 void HttpServer::set_draining() {
     impl_->draining = true;
+}
+
+void HttpServer::set_scheduler(scheduler_actor scheduler) {
+    impl_->scheduler = std::move(scheduler);
 }
 
 void HttpServer::stop() {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/reader.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/sse_broadcaster.hpp"
 #include "actors/writer.hpp"
 #include "handlers/registry.hpp"
@@ -36,6 +37,8 @@ class HttpServer {
     int port() const;
     // From now on, submissions get 503 shutting_down.
     void set_draining();
+    // The actor answering /schedules (issue 13); set before start().
+    void set_scheduler(scheduler_actor scheduler);
     void stop();
     // Every route, in the order they are matched (src/http/server.cpp, route_table()).
     static std::vector<RouteInfo> routes();

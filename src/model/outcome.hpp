@@ -35,9 +35,10 @@ struct Page {
     std::optional<Cursor> next;
 };
 
-// GET /healthz: whether the database answered.
+// GET /healthz: whether the database answered, and whether this process is the maintainer.
 struct Health {
     bool database_ok = true;
+    bool leader = false;
 };
 
 // No such job (`kind` "job", `key` its id) or queue ("queue", its name).
@@ -60,8 +61,16 @@ struct StoreFailed {};
 
 struct ShuttingDown {};
 
-using RequestOutcome = std::variant<Inserted, Found, Listed, Page, Health, NotFound, Conflict,
-                                    StoreUnavailable, StoreFailed, ShuttingDown>;
+// Schedules (issue 13): PUT stored one, new (`created`) or replacing one; DELETE removed one.
+struct ScheduleStored {
+    std::string json;
+    bool created = false;
+};
+struct ScheduleDeleted {};
+
+using RequestOutcome =
+    std::variant<Inserted, Found, Listed, Page, Health, NotFound, Conflict, StoreUnavailable,
+                 StoreFailed, ShuttingDown, ScheduleStored, ScheduleDeleted>;
 
 // Answers one request; callable from any thread, exactly once.
 using ReplyTo = std::function<void(RequestOutcome)>;

@@ -47,7 +47,8 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         throw pqxx::broken_connection(without_password(e.what(), url));
     }
     // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
-    static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener"};
+    static const char* names[] = {"writer", "claimer",  "reader",
+                                  "reaper", "listener", "maintainer"};
     pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
                                       names[static_cast<int>(role)] + "'");
     // Every statement here is small and runs thousands of times a second; JIT compilation only
@@ -69,7 +70,8 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         // execution (pg_stat_statements.track_planning). Its shape never depends on the values.
         pqxx::nontransaction(*conn).exec0("SET plan_cache_mode = force_generic_plan");
     }
-    if (role == Role::writer || role == Role::claimer || role == Role::reader) {
+    if (role == Role::writer || role == Role::claimer || role == Role::reader ||
+        role == Role::maintainer) {
         // These roles only touch rows through an index (primary key, the pending index, the
         // created_at index). The planner, misled by statistics taken in another phase of the
         // queue's life or by a generic plan's guess for LIMIT $1, otherwise picks sequential

@@ -7,7 +7,7 @@
 
 namespace conveyor::store {
 
-enum class Role { writer, claimer, reader, reaper, listener };
+enum class Role { writer, claimer, reader, reaper, listener, maintainer };
 
 // Opens a connection and prepares the statements of queries.hpp. Throws on failure.
 std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role);

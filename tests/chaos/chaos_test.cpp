@@ -119,6 +119,7 @@ std::unique_ptr<ServerProcess> start_for_db_faults(const TestDatabase& db) {
                   {"HEARTBEAT_INTERVAL_S", "1"},
                   {"STALE_AFTER_S", "5"},
                   {"REAPER_INTERVAL_S", "1"},
+                  {"MAINTAINER_LEASE_S", "3"},
                   {"BACKOFF_BASE_MS", "100"},
                   {"BACKOFF_MAX_S", "1"}});
 }
@@ -281,9 +282,11 @@ struct KillChaos {
         return Response(200, "ok");
     }};
     std::map<std::string, std::string> env = {
-        {"STALE_AFTER_S", "2"},       {"HEARTBEAT_INTERVAL_S", "1"}, {"REAPER_INTERVAL_S", "1"},
-        {"BACKOFF_BASE_MS", "50"},    {"BACKOFF_MAX_S", "1"},        {"WORKER_CONCURRENCY", "16"},
+        {"STALE_AFTER_S", "2"},       {"HEARTBEAT_INTERVAL_S", "1"},
+        {"REAPER_INTERVAL_S", "1"},   {"BACKOFF_BASE_MS", "50"},
+        {"BACKOFF_MAX_S", "1"},       {"WORKER_CONCURRENCY", "16"},
         {"POLL_INTERVAL_MS", "1000"}, {"JOB_TIMEOUT_S", "30"},
+        {"MAINTAINER_LEASE_S", "3"}, // a killed maintainer must not stop the reaping for long
     };
     std::vector<std::unique_ptr<ServerProcess>> procs;
     std::vector<json> batches;

@@ -193,10 +193,12 @@ TEST_CASE("NOTIFY wakes an idle worker, also after its LISTEN connection is kill
 
 TEST_CASE("a job whose worker was SIGKILLed is reclaimed by another process") {
     TestDatabase db;
+    // A short maintainer lease: the killed process held it, and only the maintainer reaps.
     std::map<std::string, std::string> fast = {{"STALE_AFTER_S", "2"},
                                                {"HEARTBEAT_INTERVAL_S", "1"},
                                                {"REAPER_INTERVAL_S", "1"},
-                                               {"BACKOFF_BASE_MS", "100"}};
+                                               {"BACKOFF_BASE_MS", "100"},
+                                               {"MAINTAINER_LEASE_S", "3"}};
     auto a = start(db, fast);
     auto id = submit(
         *a, {{"job_type", "test"}, {"payload", {{"sleep_ms", 60000}, {"sleep_attempts", 1}}}});

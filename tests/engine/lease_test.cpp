@@ -41,8 +41,10 @@ TEST_CASE("a job is lost once its owner's own lease runs out") {
     TestDatabase db;
     // The owner leases for 3 s and is then stopped without a trace (SIGKILL); a reaper with far
     // longer settings of its own still reclaims the job as soon as that lease expired.
-    auto owner =
-        start_service(testd_binary(), db, {{"STALE_AFTER_S", "3"}, {"HEARTBEAT_INTERVAL_S", "1"}});
+    // It also holds the maintainer lease, briefly (only the maintainer reaps).
+    auto owner = start_service(
+        testd_binary(), db,
+        {{"STALE_AFTER_S", "3"}, {"HEARTBEAT_INTERVAL_S", "1"}, {"MAINTAINER_LEASE_S", "3"}});
     auto r =
         http_post_json(owner->base_url() + "/jobs",
                        R"({"job_type":"test","payload":{"sleep_ms":60000,"sleep_attempts":1}})");

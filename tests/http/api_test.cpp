@@ -236,11 +236,15 @@ TEST_CASE("keyset pagination visits 250 jobs exactly once while inserts continue
         CHECK(unique.count(id) == 1); // nothing missed
 }
 
-TEST_CASE("healthz reports the database") {
+TEST_CASE("healthz reports the database and, once the lone process took the lease, leadership") {
     Api api;
     auto r = http_get(api.url("/healthz"));
     REQUIRE(r.status == 200);
-    CHECK(r.json() == json{{"status", "ok"}, {"database", "ok"}});
+    CHECK(r.json()["status"] == "ok");
+    CHECK(r.json()["database"] == "ok");
+    CHECK(r.json()["leader"].is_boolean());
+    CHECK(wait_until([&] { return http_get(api.url("/healthz")).json()["leader"] == true; },
+                     std::chrono::seconds(10)));
 }
 
 TEST_CASE("API_TOKEN protects every route but /healthz") {

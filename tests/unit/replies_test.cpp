@@ -69,7 +69,8 @@ TEST_CASE("outcome mapping: a conflict names the job's status") {
 TEST_CASE("outcome mapping: health is 200 ok or 503 naming the database") {
     auto ok = to_http(Health{true});
     CHECK(ok.status == 200);
-    CHECK(json::parse(ok.body) == json{{"status", "ok"}, {"database", "ok"}});
+    CHECK(json::parse(ok.body) == json{{"status", "ok"}, {"database", "ok"}, {"leader", false}});
+    CHECK(json::parse(to_http(Health{true, true}).body)["leader"] == true);
     auto bad = to_http(Health{false});
     CHECK(bad.status == 503);
     auto body = json::parse(bad.body);

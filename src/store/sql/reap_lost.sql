@@ -16,6 +16,7 @@ SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending'
     last_error = 'worker lost: no heartbeat from ' || coalesce(j.locked_by, '?')
         || ' since ' || coalesce(conveyor_ts(j.heartbeat_at), '?') || ', lease expired at '
         || coalesce(conveyor_ts(j.lease_expires_at), '?') || ' (attempt ' || j.attempts || ')',
+    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
     processing_started_at = NULL,
     heartbeat_at = NULL,
     lease_expires_at = NULL,

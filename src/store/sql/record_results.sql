@@ -19,6 +19,10 @@ SET status = CASE
             THEN now() + ($3::bigint[])[j.attempts] * interval '1 millisecond'
         ELSE j.scheduled_at
     END,
+    finished_at = CASE
+        WHEN r.outcome = 'success' OR r.outcome = 'permanent' OR j.attempts >= j.max_attempts
+            THEN now()
+    END,
     processing_started_at = NULL,
     heartbeat_at = NULL,
     lease_expires_at = NULL,

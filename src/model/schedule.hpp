@@ -1,0 +1,15 @@
+#pragma once
+// A cron schedule as PUT /schedules/<name> defines it (SPEC §4, §10), validated.
+#include <string>
+
+namespace conveyor {
+
+struct ScheduleSpec {
+    std::string name;     // a queue-name-like identifier
+    std::string cron;     // as given; parses (model/cron.hpp) and runs at least once
+    std::string timezone; // an IANA name the tz database knows
+    std::string job;      // JSON: job_type, queue, priority, payload, max_attempts
+    bool enabled = true;
+};
+
+} // namespace conveyor
