@@ -14,6 +14,7 @@ using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: lo
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
 using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
+using sample_atom = caf::atom_constant<caf::atom("sample")>;       // stats sampler: maybe count
 // Shutdown, step 1 (claimer only): take no new work, answer true once running attempts ended.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 // claimer, self-sent: the drain's grace period is over; release what still runs.

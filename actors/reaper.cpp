@@ -5,6 +5,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -21,14 +22,19 @@ using self_ptr = reaper_actor::stateful_pointer<reaper_state>;
 reaper_actor::behavior_type reaper(self_ptr self, std::shared_ptr<const Config> cfg,
                                    claimer_actor claimer) {
     self->state.conn = std::make_unique<store::Connection>(cfg->database_url, store::Role::reaper);
+    // Every process runs the reaper for now; a maintenance lease would set this from its holder.
+    metrics::set_maintainer(true);
     self->send(self, reap_atom::value);
     self->delayed_send(self, std::chrono::seconds(10), prune_atom::value);
     return {
         [=](reap_atom) {
             try {
                 pqxx::work tx(self->state.conn->get());
-                int n = store::reap_lost_jobs(tx, *cfg);
+                auto queues = store::reap_lost_jobs(tx, *cfg);
                 tx.commit();
+                auto n = queues.size();
+                for (const auto& q : queues)
+                    metrics::jobs_rescued(q, 1);
                 if (n > 0) {
                     log::warn("reaper", "returned " + std::to_string(n) +
                                             " lost jobs (their owners' leases expired)");

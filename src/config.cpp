@@ -199,6 +199,15 @@ const std::vector<Option>& options() {
         {"QUEUES", "queues", "*",
          "queues this process works, with optional local caps: * or mail:5,default:10,reports",
          text(&Config::queues_setting)},
+        // Watching it (issue 14).
+        {"CORS_ALLOWED_ORIGINS", "cors-allowed-origins", "unset (no CORS)",
+         "comma list of origins (or *) whose browser pages may call the API and /events",
+         [](Config& c, const std::string& n, const std::string& v) {
+             auto parsed = parse_cors_origins(v);
+             if (auto* error = std::get_if<std::string>(&parsed))
+                 throw ConfigError(n + ": " + *error);
+             c.cors = std::get<CorsPolicy>(parsed);
+         }},
     };
     return all;
 }

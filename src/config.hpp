@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "http/cors.hpp"
 #include "model/queues_setting.hpp"
 
 namespace conveyor {
@@ -45,6 +46,8 @@ struct Config {
     // QUEUES: the text as given, and what it says (empty: every queue, sharing the slots).
     std::string queues_setting = "*";
     std::vector<QueueCap> queues;
+    // Watching it (issue 14): CORS_ALLOWED_ORIGINS; unset sends no CORS header at all.
+    CorsPolicy cors;
 
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;

@@ -21,6 +21,7 @@
 #include "actors/reader.hpp"
 #include "actors/reaper.hpp"
 #include "actors/sse_broadcaster.hpp"
+#include "actors/stats_sampler.hpp"
 #include "actors/writer.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
@@ -115,12 +116,14 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     auto subscribers = std::make_shared<std::atomic<int>>(0);
     auto broadcaster = spawn_sse_broadcaster(sys, cfg, subscribers);
     auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster);
+    auto stats = spawn_stats_sampler(sys, cfg); // the database gauges of /metrics
 
     // The one shutdown protocol: stop_atom to each actor, in the order work flows (claims stop,
     // results are written, their events are announced, streams close, readers go last).
     auto stop_all = [&] {
         caf::scoped_actor self{sys};
         stop_and_wait(self, reaper, "reaper");
+        stop_and_wait(self, stats, "stats sampler");
         stop_and_wait(self, claimer, "claimer");
         stop_and_wait(self, writer, "writer");
         // The last completions and releases were just committed: let their events reach this

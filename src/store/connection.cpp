@@ -10,7 +10,7 @@ namespace conveyor::store {
 std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
     auto conn = std::make_unique<pqxx::connection>(url);
     // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
-    static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener"};
+    static const char* names[] = {"writer", "claimer", "reader", "reaper", "listener", "stats"};
     pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
                                       names[static_cast<int>(role)] + "'");
     // Every statement here is small and runs thousands of times a second; JIT compilation only
