@@ -73,11 +73,14 @@ class LivePages(DashboardCase):
         if SCREENSHOTS:
             self.browser.save_screenshot(os.path.join(SCREENSHOTS, "job.png"))
 
-    def test_the_overview_counts_jobs_by_queue_and_status(self):
+    def test_the_overview_counts_jobs_by_queue_and_status_and_charts_them_live(self):
+        self.open("#/")
         for i in range(3):
             submit(self.service, {"job_type": "noop", "payload": {"i": i}, "queue": "ui-count"})
-        self.open("#/")
         wait_text(self.browser, '#counts tr[data-queue="ui-count"] td[data-status="done"]', "3")
+        finished = "return [...app.finished.values()].reduce((a, b) => a + b, 0)"
+        self.assertTrue(wait_until(lambda: self.browser.execute_script(finished) == 3))
+        find(self.browser, "#chart rect[height]:not([height='0'])")
         if SCREENSHOTS:
             self.browser.save_screenshot(os.path.join(SCREENSHOTS, "overview.png"))
 
