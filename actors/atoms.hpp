@@ -19,6 +19,7 @@ using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: tr
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using clean_atom = caf::atom_constant<caf::atom("clean")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using sample_atom = caf::atom_constant<caf::atom("sample")>; // stats sampler: maybe count
 // Shutdown, step 1 (claimer only): take no new work, answer true once running attempts ended.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 // claimer, self-sent: the drain's grace period is over; release what still runs.

@@ -11,6 +11,7 @@
 #include "actors/executor.hpp"
 #include "engine/slot_book.hpp"
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -120,9 +121,11 @@ void start(self_ptr self, const Deps& d, std::vector<ClaimedJob> jobs) {
     auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
     for (auto& job : jobs) {
         self->state.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
+        metrics::job_claimed(job.queue, job.wait_s);
         const Handler* handler = d.registry->find(job.job_type);
         spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, self);
     }
+    metrics::set_worker_running_jobs(self->state.slots->running());
 }
 
 // One claim cycle: the limited queues first (when the last cycle saw some), then the others in
@@ -229,6 +232,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
     const auto& cfg = *d.cfg;
     self->state.conn = std::make_unique<store::Connection>(cfg.database_url, store::Role::claimer);
     self->state.slots = std::make_unique<SlotBook>(cfg.worker_concurrency);
+    metrics::set_worker_slots(cfg.worker_concurrency);
     self->send(self, poll_atom::value);
     self->delayed_send(self, std::chrono::seconds(cfg.heartbeat_interval_s), heartbeat_atom::value);
     self->delayed_send(self, std::chrono::seconds(1), timeout_atom::value);
@@ -238,6 +242,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
         [=](AttemptFinished& m) {
             auto& st = self->state;
             auto queue = st.slots->release(m.result.attempt);
+            metrics::set_worker_running_jobs(st.slots->running());
             // A claimer (here or elsewhere) may look for the retry before it is written, and a
             // finished job of a limited queue frees a unit: wake those queues once written.
             if (queue && (m.retry_in || std::find(st.limited.begin(), st.limited.end(), *queue) !=

@@ -4,6 +4,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 
 namespace conveyor {
 
@@ -61,10 +62,17 @@ void log_outcome(const ClaimedJob& job, const HandlerResult& result,
 void executor(caf::event_based_actor* self, std::shared_ptr<const Config> cfg,
               const Handler* handler, ClaimedJob job,
               std::chrono::steady_clock::time_point deadline, claimer_actor claimer) {
+    auto started = std::chrono::steady_clock::now();
     auto result = run_attempt(*cfg, handler, job, deadline);
+    std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started;
     std::optional<std::chrono::milliseconds> retry_in;
     if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
         retry_in = cfg->backoff_after(job.attempt);
+    metrics::job_finished(job.queue, job.job_type,
+                          result.outcome == Outcome::success ? metrics::Finish::done
+                          : retry_in                         ? metrics::Finish::retried
+                                                             : metrics::Finish::failed,
+                          ran.count());
     log_outcome(job, result, retry_in);
     self->send(claimer, AttemptFinished{AttemptResult{AttemptRef{std::move(job.id), job.attempt},
                                                       std::move(result)},

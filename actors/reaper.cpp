@@ -6,6 +6,7 @@
 
 #include "engine/leadership.hpp"
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -22,8 +23,11 @@ using self_ptr = reaper_actor::stateful_pointer<reaper_state>;
 void reap(self_ptr self, const Config& cfg, const claimer_actor& claimer) {
     try {
         pqxx::work tx(self->state.conn->get());
-        int n = store::reap_lost_jobs(tx, cfg);
+        auto queues = store::reap_lost_jobs(tx, cfg);
         tx.commit();
+        auto n = queues.size();
+        for (const auto& q : queues)
+            metrics::jobs_rescued(q, 1);
         if (n > 0) {
             log::warn("reaper", "returned " + std::to_string(n) +
                                     " lost jobs (their owners' leases expired)");

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -38,6 +39,8 @@ void wakes(const InsertJobs& c, std::set<std::string>& queues) {
         queues.insert(job.queue);
 }
 void committed(InsertJobs& c) {
+    for (const auto& job : c.jobs)
+        metrics::job_enqueued(job.queue, job.job_type);
     c.reply(Inserted{std::move(c.rendered), c.jobs.front().id, c.batch});
 }
 // Returns true when the command should be tried again later.

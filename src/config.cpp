@@ -320,6 +320,15 @@ const std::vector<Option>& options() {
         {"MAINTAINER_LEASE_S", "maintainer-lease-s", "15",
          "the maintainer lease lasts this long unrenewed: another process takes over within it",
          integer(&Config::maintainer_lease_s, 2, 300)},
+        // Watching it (issue 14).
+        {"CORS_ALLOWED_ORIGINS", "cors-allowed-origins", "unset (no CORS)",
+         "comma list of origins (or *) whose browser pages may call the API and /events",
+         [](Config& c, const std::string& n, const std::string& v) {
+             auto parsed = parse_cors_origins(v);
+             if (auto* error = std::get_if<std::string>(&parsed))
+                 throw ConfigError(n + ": " + *error);
+             c.cors = std::get<CorsPolicy>(parsed);
+         }},
     };
     return all;
 }

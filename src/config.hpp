@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "http/cors.hpp"
 #include "model/queues_setting.hpp"
 
 namespace conveyor {
@@ -57,6 +58,9 @@ struct Config {
     bool allow_unauthenticated = false; // protected mode's opt-out
     bool webhook_deny_private = false;  // also refuse loopback, RFC 1918, CGNAT, ULA targets
     bool smtp_allow_plaintext = false;  // credentials over SMTP without STARTTLS
+
+    // Watching it (issue 14): CORS_ALLOWED_ORIGINS; unset sends no CORS header at all.
+    CorsPolicy cors;
 
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;

@@ -24,6 +24,7 @@
 #include "actors/reaper.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/sse_broadcaster.hpp"
+#include "actors/stats_sampler.hpp"
 #include "actors/writer.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
@@ -131,6 +132,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
         caf::scoped_actor self{sys};
         stop_and_wait(self, maintainer, "maintainer");
     };
+    auto stats = spawn_stats_sampler(sys, cfg); // the database gauges of /metrics
 
     // The one shutdown protocol: stop_atom to each actor, in the order work flows (claims stop,
     // results are written, their events are announced, streams close, readers go last).
@@ -140,6 +142,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
         stop_and_wait(self, scheduler, "scheduler");
         stop_and_wait(self, cleaner, "cleaner");
         stop_and_wait(self, reaper, "reaper");
+        stop_and_wait(self, stats, "stats sampler");
         stop_and_wait(self, claimer, "claimer");
         stop_and_wait(self, writer, "writer");
         // The last completions and releases were just committed: let their events reach this

@@ -4,10 +4,16 @@
 CONVEYOR_DEB_PACKAGES=(
     build-essential cmake pkg-config
     libcaf-dev libpqxx-dev nlohmann-json3-dev librestinio-dev libasio-dev libfmt-dev
-    libhttp-parser-dev libcurl4-openssl-dev libssl-dev catch2 libhowardhinnant-date-dev tzdata
+    libhttp-parser-dev libcurl4-openssl-dev libssl-dev catch2 libhowardhinnant-date-dev tzdata prometheus-cpp-dev
     postgresql-15 postgresql-client-15
     python3-aiosmtpd wrk curl ca-certificates
     clang libclang-rt-14-dev clang-format
+)
+
+# Only the tests need these (scripts/test adds them): the dashboard's browser tests (headless
+# Chromium over WebDriver), the OpenAPI schema checks and a real Prometheus scrape.
+CONVEYOR_TEST_DEB_PACKAGES=(
+    chromium chromium-driver python3-selenium python3-jsonschema prometheus
 )
 
 # Prints the packages of CONVEYOR_DEB_PACKAGES that are not installed, one per line.

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "metrics/metrics.hpp"
+
 namespace conveyor {
 
 namespace {
@@ -14,6 +16,7 @@ bool is_maintainer() {
 
 void set_maintainer(bool holds_lease) {
     maintainer.store(holds_lease, std::memory_order_relaxed);
+    metrics::set_maintainer(holds_lease); // conveyor_maintainer
 }
 
 } // namespace conveyor

@@ -8,9 +8,11 @@
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
+#include "http/cors.hpp"
 #include "http/replies.hpp"
 #include "http/request_parsing.hpp"
 #include "http/schedule_parsing.hpp"
+#include "http/watch_routes.hpp"
 #include "json_util.hpp"
 #include "log.hpp"
 #include "uuid.hpp"
@@ -33,6 +35,8 @@ const char* reason(int status) {
         return "Created";
     case 204:
         return "No Content";
+    case 302:
+        return "Found";
     case 400:
         return "Bad Request";
     case 401:
@@ -60,12 +64,32 @@ const char* reason(int status) {
     }
 }
 
+// CORS_ALLOWED_ORIGINS, set once by HttpServer::start before it serves (one server per process).
+const CorsPolicy* cors_policy = nullptr;
+
+// The CORS headers for the request's Origin (none when CORS is off or the origin not allowed).
+std::vector<std::pair<std::string, std::string>> cors_for(const request_t& req) {
+    if (!cors_policy || !cors_policy->enabled())
+        return {};
+    auto origin = req->header().opt_value_of(restinio::http_field::origin);
+    if (!origin)
+        return {};
+    auto allowed = cors_allow_origin(*cors_policy, std::string(origin->data(), origin->size()));
+    return allowed ? cors_headers(*cors_policy, *allowed)
+                   : std::vector<std::pair<std::string, std::string>>{};
+}
+
 void send_reply(const request_t& req, HttpReply r) {
     auto resp = req->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
-    if (r.status != 204)
+    bool typed = r.status == 204; // no body, no type
+    for (const auto& h : r.headers)
+        typed = typed || restinio::impl::is_equal_caseless(h.first, "Content-Type");
+    if (!typed)
         resp.append_header(restinio::http_field::content_type, "application/json");
     for (auto& [name, value] : r.headers)
+        resp.append_header(name, value);
+    for (auto& [name, value] : cors_for(req))
         resp.append_header(name, value);
     resp.set_body(std::move(r.body));
     resp.done();
@@ -370,6 +394,8 @@ struct HttpServer::Impl {
         resp.append_header(restinio::http_field::content_type, "text/event-stream");
         resp.append_header(restinio::http_field::cache_control, "no-cache");
         resp.append_header("X-Accel-Buffering", "no");
+        for (auto& [name, value] : cors_for(req))
+            resp.append_header(name, value);
         resp.flush();
         sub.sink = std::make_shared<RestinioSseSink>(std::move(resp));
         // The first bytes tell EventSource clients how soon to reconnect.
@@ -494,12 +520,23 @@ struct HttpServer::Impl {
             if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
                 methods.push_back(r.method);
         }
-        if (methods.empty())
-            return answer_error(req, 404, "not_found", "no route for " + path);
         std::sort(methods.begin(), methods.end());
         std::string allow;
         for (const auto& m : methods)
             allow += (allow.empty() ? "" : ", ") + m;
+        if (allow.empty())
+            allow = watch_routes_allow(path);
+        if (allow.empty())
+            return answer_error(req, 404, "not_found", "no route for " + path);
+        // A CORS preflight (or a plain OPTIONS) of a known path, answered without the token:
+        // browsers never send credentials on a preflight.
+        if (req->header().method() == restinio::http_method_options()) {
+            HttpReply r{204, "", {{"Allow", allow + ", OPTIONS"}}};
+            if (!cors_for(req).empty())
+                for (auto& h : cors_preflight_headers(allow + ", OPTIONS"))
+                    r.headers.push_back(std::move(h));
+            return answer(req, std::move(r));
+        }
         return answer_error(req, 405, "method_not_allowed",
                             std::string(req->header().method().c_str()) + " is not allowed on " +
                                 path,
@@ -582,6 +619,11 @@ struct HttpServer::Impl {
                                         return restinio::request_accepted();
                                     return r->handle(*this, req, params);
                                 });
+        add_watch_routes(
+            *router,
+            WatchDeps{[this](const request_t& req) { return authorized(req); },
+                      [](const request_t& req, HttpReply r) { send_reply(req, std::move(r)); },
+                      subscribers});
         router->non_matched_request_handler([this](auto req) { return unmatched(req); });
         return router;
     }
@@ -600,6 +642,7 @@ HttpServer::~HttpServer() {
 
 void HttpServer::start() {
     auto* impl = impl_.get();
+    cors_policy = &impl->cfg.cors;
     // Bodies a little over the limit still get a proper 413 from our handler; RESTinio drops
     // connections whose body is far larger without reading it all.
     auto hard_limit = static_cast<std::uint64_t>(impl->cfg.max_body_bytes) * 2 + 65536;

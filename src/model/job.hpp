@@ -48,6 +48,7 @@ struct ClaimedJob {
     std::string payload;
     int attempt = 0; // attempts after the claim: identifies this attempt
     int max_attempts = 0;
+    double wait_s = 0; // from scheduled_at to the claim (conveyor_job_wait_seconds)
 };
 
 enum class Outcome { success, transient, permanent };

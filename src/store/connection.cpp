@@ -47,8 +47,8 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         throw pqxx::broken_connection(without_password(e.what(), url));
     }
     // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
-    static const char* names[] = {"writer", "claimer",  "reader",
-                                  "reaper", "listener", "maintainer"};
+    static const char* names[] = {"writer",   "claimer",    "reader", "reaper",
+                                  "listener", "maintainer", "stats"};
     pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
                                       names[static_cast<int>(role)] + "'");
     // Every statement here is small and runs thousands of times a second; JIT compilation only

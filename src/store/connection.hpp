@@ -7,7 +7,8 @@
 
 namespace conveyor::store {
 
-enum class Role { writer, claimer, reader, reaper, listener, maintainer };
+// `stats`: the stats sampler's counts, which scan the table on purpose (no enable_seqscan=off).
+enum class Role { writer, claimer, reader, reaper, listener, maintainer, stats };
 
 // Opens a connection and prepares the statements of queries.hpp. Throws on failure.
 std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role);

@@ -137,8 +137,9 @@ pqxx::result run_claim(pqxx::transaction_base& tx, const char* statement, const 
 }
 
 ClaimedJob claimed_job(const pqxx::row& row) {
-    return {row["id"].c_str(),      row["job_type"].c_str(),   row["queue"].c_str(),
-            row["payload"].c_str(), row["attempts"].as<int>(), row["max_attempts"].as<int>()};
+    return {row["id"].c_str(),         row["job_type"].c_str(),   row["queue"].c_str(),
+            row["payload"].c_str(),    row["attempts"].as<int>(), row["max_attempts"].as<int>(),
+            row["wait_s"].as<double>()};
 }
 } // namespace
 
@@ -180,8 +181,22 @@ int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
         tx.exec_prepared("heartbeat", text_array(ids), worker, lease_s).affected_rows());
 }
 
-int reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg) {
-    return static_cast<int>(tx.exec_prepared("reap_lost", backoff_table(cfg)).affected_rows());
+std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg) {
+    std::vector<std::string> queues;
+    for (const auto& row : tx.exec_prepared("reap_lost", backoff_table(cfg)))
+        queues.emplace_back(row["queue"].c_str());
+    return queues;
+}
+
+std::vector<QueueCounts> count_jobs(pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    std::vector<QueueCounts> out;
+    for (const auto& row : tx.exec_prepared("count_jobs"))
+        out.push_back(QueueCounts{row["queue"].c_str(), row["pending"].as<long long>(),
+                                  row["processing"].as<long long>(), row["done"].as<long long>(),
+                                  row["failed"].as<long long>(), row["cancelled"].as<long long>(),
+                                  row["oldest_pending_age_s"].as<double>()});
+    return out;
 }
 
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id) {

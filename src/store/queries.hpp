@@ -13,6 +13,7 @@
 #include "model/event.hpp"
 #include "model/job.hpp"
 #include "model/outcome.hpp"
+#include "model/queue_counts.hpp"
 #include "store/connection.hpp"
 
 namespace conveyor::store {
@@ -65,8 +66,11 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn,
 int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
               const std::vector<std::string>& ids, int lease_s);
 
-// Returns jobs whose lease expired to pending (with backoff) or failed.
-int reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg);
+// Returns jobs whose lease expired to pending (with backoff) or failed; answers the queue of each.
+std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg);
+
+// Every queue's jobs by status and oldest due pending age (count_jobs.sql: the /metrics gauges).
+std::vector<QueueCounts> count_jobs(pqxx::connection& conn);
 
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id);
 

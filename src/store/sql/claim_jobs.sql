@@ -35,11 +35,11 @@ WITH wanted AS (
     FROM c
     WHERE j.id = c.id
     RETURNING j.id::text AS id, j.job_type, j.queue, j.payload::text AS payload, j.attempts,
-              j.max_attempts
+              j.max_attempts, extract(epoch FROM now() - c.scheduled_at)::float8 AS wait_s
 )
-SELECT id, job_type, queue, payload, attempts, max_attempts FROM claimed
+SELECT id, job_type, queue, payload, attempts, max_attempts, wait_s FROM claimed
 UNION ALL
-SELECT NULL, NULL, q.name, NULL, NULL, NULL
+SELECT NULL, NULL, q.name, NULL, NULL, NULL, NULL
 FROM queues q
 WHERE q.concurrency_limit IS NOT NULL
   AND q.paused_at IS NULL

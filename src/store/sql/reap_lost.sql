@@ -1,6 +1,7 @@
 -- Returns processing jobs whose lease expired (their owner stopped renewing it) to pending after
 -- the backoff delay ($1: ms indexed by attempts made), or to failed when their attempts are used
--- up. The lease was set by the owner from its own STALE_AFTER_S, never by the reaper's.
+-- up. The lease was set by the owner from its own STALE_AFTER_S, never by the reaper's. Answers
+-- the queue of each job (conveyor_jobs_rescued_total).
 WITH lost AS (
     SELECT id
     FROM jobs
@@ -24,3 +25,4 @@ SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending'
     updated_at = now()
 FROM lost
 WHERE j.id = lost.id
+RETURNING j.queue
