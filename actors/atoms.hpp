@@ -13,7 +13,9 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;     // claimer: c
 using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: look for lost jobs
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
-using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
+// claimer: a cancel was requested somewhere; look for running jobs of ours that it concerns.
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>; // reaper: trim job_events
 // Maintenance (issue 13): maintainer: take, renew or check the lease; cleaner: delete expired
 // jobs; scheduler: enqueue due schedule slots.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;

@@ -120,10 +120,11 @@ void wake_when_next_due(self_ptr self, const Config& cfg) {
 void start(self_ptr self, const Deps& d, std::vector<ClaimedJob> jobs) {
     auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
     for (auto& job : jobs) {
-        self->state.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
+        auto cancel = self->state.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
         metrics::job_claimed(job.queue, job.wait_s);
         const Handler* handler = d.registry->find(job.job_type);
-        spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, self);
+        spawn_executor(self->system(), d.cfg, handler, std::move(job), deadline, std::move(cancel),
+                       self);
     }
     metrics::set_worker_running_jobs(self->state.slots->running());
 }
@@ -172,14 +173,34 @@ void claim(self_ptr self, const Deps& d) {
         wake_when_next_due(self, cfg);
 }
 
+// A cancel was requested somewhere: tell the handlers of our running jobs it concerns.
+void check_cancels(self_ptr self, const std::string& worker) {
+    auto& st = self->state;
+    if (st.slots->idle())
+        return;
+    try {
+        pqxx::nontransaction tx(st.conn->get());
+        for (const auto& id : store::cancel_requested(tx, worker, st.slots->job_ids()))
+            if (st.slots->cancel(id))
+                log::info("claimer", "job " + id + ": cancel requested, telling its handler");
+    } catch (const std::exception& e) {
+        st.conn->reset();
+        log::warn("claimer",
+                  std::string("cancel check failed (the next heartbeat retries): ") + e.what());
+    }
+}
+
 void refresh_heartbeats(self_ptr self, const std::string& worker, int lease_s) {
     auto& st = self->state;
     if (st.slots->idle())
         return;
     try {
         pqxx::work tx(st.conn->get());
-        store::heartbeat(tx, worker, st.slots->job_ids(), lease_s);
+        // The answer also names the jobs whose cancel we may have missed (a lost NOTIFY).
+        auto cancelled = store::heartbeat(tx, worker, st.slots->job_ids(), lease_s);
         tx.commit();
+        for (const auto& id : cancelled)
+            st.slots->cancel(id);
     } catch (const std::exception& e) {
         st.conn->reset();
         log::warn("claimer", std::string("heartbeat failed: ") + e.what());
@@ -239,6 +260,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
     return {
         [=](wake_atom) { schedule_claim(self); },
         [=](claim_atom) { claim(self, d); },
+        [=](cancel_atom) { check_cancels(self, d.worker); },
         [=](AttemptFinished& m) {
             auto& st = self->state;
             auto queue = st.slots->release(m.result.attempt);

@@ -19,6 +19,8 @@ using claimer_actor = caf::typed_actor<
     caf::reacts_to<wake_atom>,
     // Self-sent: claim for the free slots now.
     caf::reacts_to<claim_atom>,
+    // A cancellation was requested (NOTIFY conveyor_cancel): tell the handlers it concerns.
+    caf::reacts_to<cancel_atom>,
     // From an executor: its attempt is over; the slot is free, the result goes to the writer.
     caf::reacts_to<AttemptFinished>,
     // Self-sent timers: fallback poll, heartbeat refresh, deadline check.

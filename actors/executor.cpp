@@ -9,7 +9,8 @@
 namespace conveyor {
 
 HandlerResult run_attempt(const Config& cfg, const Handler* handler, const ClaimedJob& job,
-                          std::chrono::steady_clock::time_point deadline) {
+                          std::chrono::steady_clock::time_point deadline,
+                          const std::atomic<bool>* cancel) {
     // A row can hold a type this build does not know (inserted by a newer version, or by hand).
     if (!handler)
         return HandlerResult::fail("unknown job_type '" + job.job_type + "'");
@@ -20,14 +21,16 @@ HandlerResult run_attempt(const Config& cfg, const Handler* handler, const Claim
         return HandlerResult::fail(*err);
     HandlerResult result;
     try {
-        result = handler->run(payload, HandlerContext{cfg, job, deadline});
+        result = handler->run(payload, HandlerContext{cfg, job, deadline, cancel});
     } catch (const std::exception& e) {
         result = HandlerResult::retry(std::string("handler threw: ") + e.what());
     } catch (...) {
         result = HandlerResult::retry("handler threw an unknown exception");
     }
-    if (result.outcome != Outcome::success && std::chrono::steady_clock::now() > deadline &&
-        result.message.rfind("timeout", 0) != 0)
+    if (result.outcome != Outcome::success && cancel && cancel->load())
+        result.message = "cancelled: " + result.message;
+    else if (result.outcome != Outcome::success && std::chrono::steady_clock::now() > deadline &&
+             result.message.rfind("timeout", 0) != 0)
         result.message = "timeout: " + result.message;
     // PostgreSQL text cannot hold NUL; keep last_error bounded.
     for (auto& c : result.message)
@@ -61,15 +64,19 @@ void log_outcome(const ClaimedJob& job, const HandlerResult& result,
 
 void executor(caf::event_based_actor* self, std::shared_ptr<const Config> cfg,
               const Handler* handler, ClaimedJob job,
-              std::chrono::steady_clock::time_point deadline, claimer_actor claimer) {
+              std::chrono::steady_clock::time_point deadline,
+              std::shared_ptr<const std::atomic<bool>> cancel, claimer_actor claimer) {
     auto started = std::chrono::steady_clock::now();
-    auto result = run_attempt(*cfg, handler, job, deadline);
+    auto result = run_attempt(*cfg, handler, job, deadline, cancel.get());
     std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started;
     std::optional<std::chrono::milliseconds> retry_in;
-    if (result.outcome == Outcome::transient && job.attempt < job.max_attempts)
+    // A cancelled job is never retried, whatever its handler says.
+    const bool cancelled = cancel && cancel->load() && result.outcome != Outcome::success;
+    if (result.outcome == Outcome::transient && job.attempt < job.max_attempts && !cancelled)
         retry_in = cfg->backoff_after(job.attempt);
     metrics::job_finished(job.queue, job.job_type,
                           result.outcome == Outcome::success ? metrics::Finish::done
+                          : cancelled                        ? metrics::Finish::cancelled
                           : retry_in                         ? metrics::Finish::retried
                                                              : metrics::Finish::failed,
                           ran.count());
@@ -83,12 +90,14 @@ void executor(caf::event_based_actor* self, std::shared_ptr<const Config> cfg,
 
 void spawn_executor(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
                     const Handler* handler, ClaimedJob job,
-                    std::chrono::steady_clock::time_point deadline, claimer_actor claimer) {
+                    std::chrono::steady_clock::time_point deadline,
+                    std::shared_ptr<const std::atomic<bool>> cancel, claimer_actor claimer) {
     if (handler && handler->blocking())
         sys.spawn<caf::detached>(executor, std::move(cfg), handler, std::move(job), deadline,
-                                 claimer);
+                                 std::move(cancel), claimer);
     else
-        sys.spawn(executor, std::move(cfg), handler, std::move(job), deadline, claimer);
+        sys.spawn(executor, std::move(cfg), handler, std::move(job), deadline, std::move(cancel),
+                  claimer);
 }
 
 } // namespace conveyor

@@ -13,12 +13,15 @@ namespace conveyor {
 
 // The executor shares ownership of the config, so it stays valid however late the handler
 // returns; `handler` lives in the process-wide registry.
+// `cancel` is the attempt's flag in the claimer's slot book, set when a cancel is requested.
 void spawn_executor(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
                     const Handler* handler, ClaimedJob job,
-                    std::chrono::steady_clock::time_point deadline, claimer_actor claimer);
+                    std::chrono::steady_clock::time_point deadline,
+                    std::shared_ptr<const std::atomic<bool>> cancel, claimer_actor claimer);
 
 // Runs the handler with its checks; what the executor does, callable without actors in tests.
 HandlerResult run_attempt(const Config& cfg, const Handler* handler, const ClaimedJob& job,
-                          std::chrono::steady_clock::time_point deadline);
+                          std::chrono::steady_clock::time_point deadline,
+                          const std::atomic<bool>* cancel = nullptr);
 
 } // namespace conveyor

@@ -11,6 +11,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include "actors/sse_sink.hpp"
+#include "model/control.hpp"
 #include "model/event.hpp"
 #include "model/job.hpp"
 #include "model/outcome.hpp"
@@ -25,7 +26,7 @@ struct InsertJobs {
     std::vector<NewJob> jobs;
     bool batch = false;
     ReplyTo reply;
-    std::vector<std::string> rendered; // filled by the writer: the stored jobs as API JSON
+    std::vector<InsertedJob> rendered; // filled by the writer
 };
 
 // Record the outcomes of finished attempts (batched: one command per claim cycle), then wake the
@@ -54,6 +55,18 @@ struct UpdateQueue {
 };
 
 using WriteCommand = std::variant<InsertJobs, RecordResults, ReleaseAttempts, UpdateQueue>;
+
+// --- Actions on existing jobs, by the controller.
+struct ChangeJob {
+    JobAction action = JobAction::cancel;
+    std::string id;
+    ReplyTo reply;
+};
+struct ChangeJobs {
+    JobAction action = JobAction::cancel;
+    ActionTarget target;
+    ReplyTo reply;
+};
 
 // --- Reads, answered by a reader.
 struct GetJob {
@@ -105,5 +118,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ListJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::CheckHealth)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetQueues)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ChangeJob)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ChangeJobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

@@ -123,7 +123,7 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
     bool running = true;
     bool window_loaded = false;
     std::unique_ptr<pqxx::connection> conn;
-    std::unique_ptr<Receiver> wake, events;
+    std::unique_ptr<Receiver> wake, events, cancels;
     EventReader reader;
     int failures = 0;
     auto check_mailbox = [&](std::chrono::milliseconds wait) {
@@ -147,6 +147,10 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
                                                   });
                 events = std::make_unique<Receiver>(
                     *conn, "conveyor_events", [&](const std::string&) { reader.pending = true; });
+                cancels =
+                    std::make_unique<Receiver>(*conn, "conveyor_cancel", [&](const std::string&) {
+                        caf::anon_send(claimer, cancel_atom::value);
+                    });
                 if (!window_loaded) {
                     // Start live from now, with the newest events kept for Last-Event-ID resume.
                     auto recent = store::latest_events(*conn, static_cast<int>(kEventWindow));
@@ -172,6 +176,7 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
         } catch (const std::exception& e) {
             wake.reset();
             events.reset();
+            cancels.reset();
             conn.reset();
             ++failures;
             if (failures == 1 || failures % 30 == 0)

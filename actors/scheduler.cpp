@@ -53,7 +53,7 @@ RequestOutcome remove(pqxx::connection& c, const std::string& name) {
     tx.commit();
     if (!gone)
         return NotFound{"schedule", name};
-    return ScheduleDeleted{};
+    return Deleted{};
 }
 
 RequestOutcome trigger(pqxx::connection& c, const std::string& name) {
@@ -65,7 +65,7 @@ RequestOutcome trigger(pqxx::connection& c, const std::string& name) {
     auto rendered = store::insert_jobs(tx, {job});
     store::notify_wake(tx, {job.queue});
     tx.commit();
-    return Inserted{std::move(rendered), job.id, false};
+    return Inserted{std::move(rendered), false};
 }
 
 // Answers the request with what `body` returns, or with the database failure.

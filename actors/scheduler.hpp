@@ -27,7 +27,7 @@ struct GetSchedules {
     std::optional<std::string> name;
     ReplyTo reply;
 };
-// DELETE /schedules/<name>: ScheduleDeleted or NotFound.
+// DELETE /schedules/<name>: Deleted or NotFound.
 struct DeleteSchedule {
     std::string name;
     ReplyTo reply;

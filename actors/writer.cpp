@@ -39,9 +39,12 @@ void wakes(const InsertJobs& c, std::set<std::string>& queues) {
         queues.insert(job.queue);
 }
 void committed(InsertJobs& c) {
-    for (const auto& job : c.jobs)
-        metrics::job_enqueued(job.queue, job.job_type);
-    c.reply(Inserted{std::move(c.rendered), c.jobs.front().id, c.batch});
+    for (std::size_t i = 0; i < c.jobs.size(); ++i)
+        if (c.rendered[i].duplicate)
+            metrics::job_deduplicated(c.jobs[i].queue);
+        else
+            metrics::job_enqueued(c.jobs[i].queue, c.jobs[i].job_type);
+    c.reply(Inserted{std::move(c.rendered), c.batch});
 }
 // Returns true when the command should be tried again later.
 bool failed(InsertJobs& c, const RequestOutcome& why) {

@@ -111,6 +111,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
 
     auto worker = make_worker_id();
     auto writer = spawn_writer(sys, cfg, worker);
+    auto controller = spawn_controller(sys, cfg);
     std::vector<reader_actor> readers;
     for (int i = 0; i < cfg->db_readers; ++i)
         readers.push_back(spawn_reader(sys, cfg));
@@ -145,6 +146,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
         stop_and_wait(self, stats, "stats sampler");
         stop_and_wait(self, claimer, "claimer");
         stop_and_wait(self, writer, "writer");
+        stop_and_wait(self, controller, "controller");
         // The last completions and releases were just committed: let their events reach this
         // process's streams (the notifier reads within milliseconds) before closing them.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -154,7 +156,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
             stop_and_wait(self, r, "reader");
     };
 
-    HttpServer http(cfg, registry, writer, readers, broadcaster, subscribers);
+    HttpServer http(cfg, registry, writer, controller, readers, broadcaster, subscribers);
     http.set_scheduler(scheduler);
     try {
         http.start();

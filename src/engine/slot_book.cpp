@@ -4,8 +4,21 @@
 
 namespace conveyor {
 
-void SlotBook::take(AttemptRef attempt, std::string queue, clock::time_point deadline) {
-    running_.push_back(Slot{std::move(attempt), std::move(queue), deadline, false});
+SlotBook::CancelFlag SlotBook::take(AttemptRef attempt, std::string queue,
+                                    clock::time_point deadline) {
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    running_.push_back(Slot{std::move(attempt), std::move(queue), deadline, flag, false});
+    return flag;
+}
+
+bool SlotBook::cancel(const std::string& id) {
+    bool found = false;
+    for (auto& s : running_)
+        if (s.attempt.id == id) {
+            s.cancel->store(true);
+            found = true;
+        }
+    return found;
 }
 
 int SlotBook::running_in(const std::string& queue) const {

@@ -1,7 +1,9 @@
 #pragma once
 // The claimer's record of this process's WORKER_CONCURRENCY slots: which attempts hold one, until
 // when each may run, and which have overrun. Plain data, no actors, so it is tested directly.
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +22,12 @@ class SlotBook {
     bool idle() const { return running_.empty(); }
     std::size_t running() const { return running_.size(); }
 
-    // An attempt of a job in `queue` starts and holds a slot until it is released.
-    void take(AttemptRef attempt, std::string queue, clock::time_point deadline);
+    using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+    // An attempt of a job in `queue` starts and holds a slot until it is released. Returns the
+    // flag its handler watches: set when the job's cancellation is requested.
+    CancelFlag take(AttemptRef attempt, std::string queue, clock::time_point deadline);
+    // Tells the running attempts of job `id` to stop. Returns whether one runs here.
+    bool cancel(const std::string& id);
     // The attempt's handler returned: its slot is free. Returns the job's queue, or nothing when
     // the attempt held no slot.
     std::optional<std::string> release(const AttemptRef& attempt);
@@ -43,6 +49,7 @@ class SlotBook {
         AttemptRef attempt;
         std::string queue;
         clock::time_point deadline;
+        CancelFlag cancel;
         bool overdue = false;
     };
     int slots_;

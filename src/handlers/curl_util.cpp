@@ -115,6 +115,37 @@ std::string Easy::describe(CURLcode code, const std::string& secret) const {
     return excerpt(scrub(detail, secret), 500);
 }
 
+CURLcode perform(CURL* h, const HandlerContext& ctx) {
+    struct MultiDeleter {
+        void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+    };
+    std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+    if (!multi || curl_multi_add_handle(multi.get(), h) != CURLM_OK)
+        return CURLE_OUT_OF_MEMORY;
+    CURLcode result = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
+            result = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        if (running == 0) {
+            int left = 0;
+            while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left))
+                if (msg->msg == CURLMSG_DONE)
+                    result = msg->data.result;
+            break;
+        }
+        if (ctx.cancelled()) {
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        curl_multi_poll(multi.get(), nullptr, 0, 50, nullptr);
+    }
+    curl_multi_remove_handle(multi.get(), h);
+    return result;
+}
+
 std::optional<long> timeout_ms(long own_limit_ms, const HandlerContext& ctx) {
     long left = static_cast<long>(ctx.remaining().count());
     if (left <= 0)

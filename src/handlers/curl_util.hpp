@@ -66,6 +66,11 @@ std::string scrub(std::string s, const std::string& secret);
 
 bool has_crlf(std::string_view s);
 
+// Runs the transfer like curl_easy_perform, but looks at ctx.cancelled() every 50 ms and aborts
+// it then (CURLE_ABORTED_BY_CALLBACK): a cancelled job's connection is closed at once, not when
+// the remote end answers. (libcurl's progress callback can slow to once a second while idle.)
+CURLcode perform(CURL* h, const HandlerContext& ctx);
+
 // Transient failure for a transfer error; timeouts are reported as "timeout: ...".
 HandlerResult network_failure(CURLcode code, const std::string& what);
 

@@ -319,7 +319,7 @@ class EmailHandler final : public Handler {
         curl_easy_setopt(h, CURLOPT_DEBUGDATA, &reply);
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 
-        CURLcode code = curl_easy_perform(h);
+        CURLcode code = curl::perform(h, ctx);
         if (code == CURLE_OK)
             return HandlerResult::ok();
         if (code == CURLE_USE_SSL_FAILED)

@@ -1,5 +1,6 @@
 #pragma once
 // The interface every job type implements. See README "Adding a job type".
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -16,6 +17,11 @@ struct HandlerContext {
     const ClaimedJob& job;
     // The attempt fails with `timeout` after this; network handlers pass it to libcurl.
     std::chrono::steady_clock::time_point deadline;
+    // Set when the job's cancellation is requested (POST /jobs/<id>/cancel, in any process).
+    // A handler that stops early returns a failure; the job then ends `cancelled`.
+    const std::atomic<bool>* cancel = nullptr;
+
+    bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
     std::chrono::milliseconds remaining() const {
         return std::chrono::duration_cast<std::chrono::milliseconds>(

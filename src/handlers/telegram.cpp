@@ -145,7 +145,7 @@ class TelegramHandler final : public Handler {
 
         // Every message below is scrubbed of the token: libcurl's texts and Telegram's own
         // descriptions may quote the URL, which contains it.
-        CURLcode code = curl_easy_perform(h);
+        CURLcode code = curl::perform(h, ctx);
         if (code != CURLE_OK && !curl::stopped_at_cap(code, response))
             return curl::network_failure(code, "telegram: " + easy.describe(code, token));
         long status = 0;

@@ -239,7 +239,7 @@ class WebhookHandler final : public Handler {
         curl::CappedBody response(kMaxResponseBytes);
         curl::collect_body(h, response);
 
-        CURLcode code = curl_easy_perform(h);
+        CURLcode code = curl::perform(h, ctx);
         if (code != CURLE_OK && guard.refused)
             return HandlerResult::fail(curl::excerpt(curl::scrub(*guard.refused, secret), 500));
         if (code != CURLE_OK && !curl::stopped_at_cap(code, response))

@@ -31,11 +31,18 @@ HttpReply unavailable(const std::string& code, const std::string& message) {
 
 struct ToHttp {
     HttpReply operator()(Inserted& m) const {
-        if (m.batch)
-            return {201, json_array(m.jobs), {}};
-        return {201, std::move(m.jobs.front()), {{"Location", "/jobs/" + m.first_id}}};
+        if (m.batch) {
+            std::vector<std::string> items;
+            for (auto& j : m.jobs)
+                items.push_back(std::move(j.json));
+            return {201, json_array(items), {}};
+        }
+        auto& job = m.jobs.front();
+        return {job.duplicate ? 200 : 201, std::move(job.json), {{"Location", "/jobs/" + job.id}}};
     }
     HttpReply operator()(Found& m) const { return {200, std::move(m.json), {}}; }
+    HttpReply operator()(Accepted& m) const { return {202, std::move(m.json), {}}; }
+    HttpReply operator()(Deleted&) const { return {204, "", {}}; }
     HttpReply operator()(Listed& m) const { return {200, json_array(m.items), {}}; }
     HttpReply operator()(Page& m) const {
         HttpReply r{200, json_array(m.jobs), {}};
@@ -73,7 +80,6 @@ struct ToHttp {
     HttpReply operator()(ScheduleStored& m) const {
         return {m.created ? 201 : 200, std::move(m.json), {}};
     }
-    HttpReply operator()(ScheduleDeleted&) const { return {204, "", {}}; }
     HttpReply operator()(ShuttingDown&) const {
         return unavailable("shutting_down",
                            "the server is shutting down; retry on another instance");

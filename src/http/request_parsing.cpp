@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -72,8 +73,8 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
                                             const std::string& where) {
     if (!j.is_object())
         return invalid("invalid_job", where + "a job must be a JSON object");
-    static const std::vector<std::string> fields = {"job_type", "payload", "max_attempts",
-                                                    "run_at",   "queue",   "priority"};
+    static const std::vector<std::string> fields = {
+        "job_type", "payload", "max_attempts", "run_at", "queue", "priority", "unique_key"};
     if (auto unknown = unknown_field(j, fields))
         return invalid("unknown_field",
                        where + "unknown field '" + *unknown + "'; a job has " + join(fields));
@@ -124,6 +125,13 @@ std::variant<NewJob, ApiError> validate_job(const json& j, const HandlerRegistry
             return invalid("invalid_priority",
                            where + "priority must be an integer in 0..9 (0 runs first)");
         job.priority = static_cast<int>(p->get<long long>());
+    }
+    if (auto k = j.find("unique_key"); k != j.end() && !k->is_null()) {
+        if (!k->is_string() || k->get<std::string>().empty() ||
+            k->get<std::string>().size() > kMaxKeyLength)
+            return invalid("invalid_unique_key", where + "unique_key must be a string of 1.." +
+                                                     std::to_string(kMaxKeyLength) + " characters");
+        job.unique_key = k->get<std::string>();
     }
     job.id = new_uuid_v7();
     return job;
@@ -180,11 +188,22 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
                                             " jobs, got " + std::to_string(arr.size()));
     std::vector<NewJob> out;
     out.reserve(arr.size());
+    // (queue, unique_key) -> index of its first use: one batch cannot hold a key twice.
+    std::map<std::pair<std::string, std::string>, size_t> keys;
     for (size_t i = 0; i < arr.size(); ++i) {
         auto r = validate_job(arr[i], registry, "jobs[" + std::to_string(i) + "]: ");
         if (auto* e = std::get_if<ApiError>(&r))
             return *e;
-        out.push_back(std::move(std::get<NewJob>(r)));
+        auto& job = std::get<NewJob>(r);
+        if (job.unique_key) {
+            auto [it, fresh] = keys.emplace(std::make_pair(job.queue, *job.unique_key), i);
+            if (!fresh)
+                return invalid("invalid_unique_key",
+                               "jobs[" + std::to_string(i) + "]: unique_key '" + *job.unique_key +
+                                   "' is already used by jobs[" + std::to_string(it->second) +
+                                   "] of this batch");
+        }
+        out.push_back(std::move(job));
     }
     return out;
 }
@@ -290,6 +309,12 @@ parse_list_query(const std::map<std::string, std::string>& params) {
                                     "queue '" + item + "' is not a queue name"};
                 q.queues.push_back(item);
             }
+        } else if (key == "unique_key") {
+            if (value.empty() || value.size() > kMaxKeyLength)
+                return ApiError{400, "invalid_query",
+                                "unique_key must be 1.." + std::to_string(kMaxKeyLength) +
+                                    " characters"};
+            q.unique_key = value;
         } else if (key == "limit") {
             bool ok = !value.empty() && value.size() <= 4;
             for (char c : value)
@@ -308,7 +333,7 @@ parse_list_query(const std::map<std::string, std::string>& params) {
         } else {
             return ApiError{400, "invalid_query",
                             "unknown query parameter '" + key +
-                                "'; use status, job_type, queue, limit, cursor"};
+                                "'; use status, job_type, queue, unique_key, limit, cursor"};
         }
     }
     return q;
@@ -397,6 +422,8 @@ std::string next_page_query(const ListQuery& q, const Cursor& next) {
             types += (types.empty() ? "" : ",") + t;
         out += "job_type=" + url_encode(types) + "&";
     }
+    if (q.unique_key)
+        out += "unique_key=" + url_encode(*q.unique_key) + "&";
     out += "limit=" + std::to_string(q.limit) + "&cursor=" + url_encode(encode_cursor(next));
     return out;
 }
@@ -419,6 +446,92 @@ std::variant<json, ApiError> parse_json_body(const std::string& body) {
 std::variant<NewJob, ApiError> parse_job_object(const json& job, const HandlerRegistry& registry,
                                                 const std::string& where) {
     return validate_job(job, registry, where);
+}
+
+} // namespace conveyor
+
+namespace conveyor {
+
+namespace {
+// A filter value: "a,b" or ["a", "b"]; returns nothing when it is neither.
+std::optional<std::vector<std::string>> filter_values(const json& v) {
+    std::vector<std::string> out;
+    if (v.is_string()) {
+        out = split_commas(v.get<std::string>());
+    } else if (v.is_array() && !v.empty()) {
+        for (const auto& item : v) {
+            if (!item.is_string())
+                return std::nullopt;
+            out.push_back(item.get<std::string>());
+        }
+    } else {
+        return std::nullopt;
+    }
+    return out;
+}
+} // namespace
+
+std::variant<ActionTarget, ApiError> parse_bulk_target(const std::string& body) {
+    auto parsed = parse_json(body);
+    if (auto* e = std::get_if<ApiError>(&parsed))
+        return *e;
+    const json& j = std::get<json>(parsed);
+    if (!j.is_object())
+        return invalid("invalid_bulk", "body must be an object with \"ids\" or \"filter\"");
+    if (auto unknown = unknown_field(j, {"ids", "filter"}))
+        return invalid("unknown_field",
+                       "unknown field '" + *unknown + "'; a bulk action has ids or filter");
+    if (j.contains("ids") == j.contains("filter"))
+        return invalid("invalid_bulk", "give exactly one of \"ids\" and \"filter\"");
+    ActionTarget target;
+    if (j.contains("ids")) {
+        const json& ids = j["ids"];
+        if (!ids.is_array() || ids.empty() || ids.size() > kMaxBulkIds)
+            return invalid("invalid_ids", "ids must be an array of 1.." +
+                                              std::to_string(kMaxBulkIds) + " job ids");
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (!ids[i].is_string() || !is_uuid(ids[i].get<std::string>()))
+                return invalid("invalid_ids",
+                               "ids[" + std::to_string(i) + "] is not a job id (a UUID)");
+            target.ids.push_back(ids[i].get<std::string>());
+        }
+        return target;
+    }
+    const json& f = j["filter"];
+    if (!f.is_object() || f.empty())
+        return invalid("invalid_filter",
+                       "filter must be an object with at least one of status, queue, job_type");
+    if (auto unknown = unknown_field(f, {"status", "queue", "job_type"}))
+        return invalid("unknown_field", "unknown filter key '" + *unknown +
+                                            "'; a filter has status, queue, job_type");
+    BulkFilter filter;
+    for (const auto& [key, value] : f.items()) {
+        auto values = filter_values(value);
+        if (!values)
+            return invalid("invalid_filter",
+                           "filter." + key +
+                               " must be a string (comma lists allowed) or an array of strings");
+        for (const auto& v : *values) {
+            if (key == "status") {
+                auto status = parse_job_status(v);
+                if (!status)
+                    return invalid("invalid_filter",
+                                   "filter.status: '" + v + "' is not one of " + job_status_list());
+                filter.statuses.push_back(*status);
+            } else if (key == "queue") {
+                if (!is_queue_name(v))
+                    return invalid("invalid_filter",
+                                   "filter.queue: '" + v + "' is not a queue name");
+                filter.queues.push_back(v);
+            } else {
+                if (v.empty())
+                    return invalid("invalid_filter", "filter.job_type must not be empty");
+                filter.job_types.push_back(v);
+            }
+        }
+    }
+    target.filter = std::move(filter);
+    return target;
 }
 
 } // namespace conveyor

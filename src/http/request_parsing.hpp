@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "handlers/registry.hpp"
+#include "model/control.hpp"
 #include "model/event.hpp"
 #include "model/query.hpp"
 
@@ -33,6 +34,11 @@ std::variant<std::vector<NewJob>, ApiError> parse_batch(const std::string& body,
 // PATCH /queues/<name> body: {"concurrency_limit": int >= 0 | null} → the new limit (nullopt:
 // no limit).
 std::variant<std::optional<int>, ApiError> parse_queue_patch(const std::string& body);
+
+// The body of POST /jobs/cancel|retry|delete: {"ids": [...]} (1..kMaxBulkIds job ids) or
+// {"filter": {"status"?, "queue"?, "job_type"?}} (each a string, comma lists allowed, or an
+// array of strings; at least one key).
+std::variant<ActionTarget, ApiError> parse_bulk_target(const std::string& body);
 
 // RFC 3339 date-time with a time zone ("2026-11-26T05:02:39.123Z", "...+02:00").
 bool is_rfc3339(const std::string& s);

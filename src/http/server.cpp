@@ -33,6 +33,8 @@ const char* reason(int status) {
         return "OK";
     case 201:
         return "Created";
+    case 202:
+        return "Accepted";
     case 204:
         return "No Content";
     case 302:
@@ -215,6 +217,7 @@ struct HttpServer::Impl {
     const Config& cfg;
     const HandlerRegistry& registry;
     writer_actor writer;
+    controller_actor controller;
     std::vector<reader_actor> readers;
     sse_broadcaster_actor broadcaster;
     std::shared_ptr<std::atomic<int>> subscribers;
@@ -225,10 +228,11 @@ struct HttpServer::Impl {
     scheduler_actor scheduler; // /schedules (issue 13)
 
     Impl(std::shared_ptr<const Config> c, const HandlerRegistry& r, writer_actor w,
-         std::vector<reader_actor> rs, sse_broadcaster_actor b,
+         controller_actor ctl, std::vector<reader_actor> rs, sse_broadcaster_actor b,
          std::shared_ptr<std::atomic<int>> subs)
         : config(std::move(c)), cfg(*config), registry(r), writer(std::move(w)),
-          readers(std::move(rs)), broadcaster(std::move(b)), subscribers(std::move(subs)) {}
+          controller(std::move(ctl)), readers(std::move(rs)), broadcaster(std::move(b)),
+          subscribers(std::move(subs)) {}
 
     const reader_actor& reader() { return readers[next_reader++ % readers.size()]; }
 
@@ -416,11 +420,34 @@ struct HttpServer::Impl {
     }
 
     restinio::request_handling_status_t get(const request_t& req, const std::string& id) {
-        if (id == "batch")
+        if (id == "batch" || id == "cancel" || id == "retry" || id == "delete")
             return unmatched(req);
         if (!is_uuid(id))
             return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
         caf::anon_send(reader(), GetJob{id, reply_to(req)});
+        return restinio::request_accepted();
+    }
+
+    // POST /jobs/<id>/cancel|retry, DELETE /jobs/<id>.
+    restinio::request_handling_status_t change_job(const request_t& req, const std::string& id,
+                                                   JobAction action) {
+        if (!acceptable_write(req))
+            return restinio::request_accepted();
+        if (!is_uuid(id))
+            return answer_error(req, 400, "invalid_id", "'" + id + "' is not a job id (a UUID)");
+        caf::anon_send(controller, ChangeJob{action, id, reply_to(req)});
+        return restinio::request_accepted();
+    }
+
+    // POST /jobs/cancel|retry|delete.
+    restinio::request_handling_status_t change_jobs(const request_t& req, JobAction action) {
+        if (!acceptable_post(req))
+            return restinio::request_accepted();
+        auto target = parse_bulk_target(req->body());
+        if (auto* e = std::get_if<ApiError>(&target))
+            return answer_error(req, e->status, e->code, e->message);
+        caf::anon_send(controller, ChangeJobs{action, std::move(std::get<ActionTarget>(target)),
+                                              reply_to(req)});
         return restinio::request_accepted();
     }
 
@@ -564,6 +591,30 @@ struct HttpServer::Impl {
              [](Impl& s, const request_t& r, const Params&) { return s.list(r); }},
             {"GET", "/jobs/:id", Access::read,
              [](Impl& s, const request_t& r, const Params& p) { return s.get(r, param(p, "id")); }},
+            {"POST", "/jobs/cancel", Access::write,
+             [](Impl& s, const request_t& r, const Params&) {
+                 return s.change_jobs(r, JobAction::cancel);
+             }},
+            {"POST", "/jobs/retry", Access::write,
+             [](Impl& s, const request_t& r, const Params&) {
+                 return s.change_jobs(r, JobAction::retry);
+             }},
+            {"POST", "/jobs/delete", Access::write,
+             [](Impl& s, const request_t& r, const Params&) {
+                 return s.change_jobs(r, JobAction::remove);
+             }},
+            {"POST", "/jobs/:id/cancel", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.change_job(r, param(p, "id"), JobAction::cancel);
+             }},
+            {"POST", "/jobs/:id/retry", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.change_job(r, param(p, "id"), JobAction::retry);
+             }},
+            {"DELETE", "/jobs/:id", Access::write,
+             [](Impl& s, const request_t& r, const Params& p) {
+                 return s.change_job(r, param(p, "id"), JobAction::remove);
+             }},
             {"GET", "/queues", Access::read,
              [](Impl& s, const request_t& r, const Params&) { return s.queues(r, std::nullopt); }},
             {"GET", "/queues/:name", Access::read,
@@ -630,10 +681,11 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(std::shared_ptr<const Config> cfg, const HandlerRegistry& registry,
-                       writer_actor writer, std::vector<reader_actor> readers,
-                       sse_broadcaster_actor broadcaster,
+                       writer_actor writer, controller_actor controller,
+                       std::vector<reader_actor> readers, sse_broadcaster_actor broadcaster,
                        std::shared_ptr<std::atomic<int>> subscribers)
-    : impl_(std::make_unique<Impl>(std::move(cfg), registry, std::move(writer), std::move(readers),
+    : impl_(std::make_unique<Impl>(std::move(cfg), registry, std::move(writer),
+                                   std::move(controller), std::move(readers),
                                    std::move(broadcaster), std::move(subscribers))) {}
 
 HttpServer::~HttpServer() {

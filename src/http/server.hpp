@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/controller.hpp"
 #include "actors/reader.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/sse_broadcaster.hpp"
@@ -28,7 +29,7 @@ struct RouteInfo {
 class HttpServer {
   public:
     HttpServer(std::shared_ptr<const Config> cfg, const HandlerRegistry& registry,
-               writer_actor writer, std::vector<reader_actor> readers,
+               writer_actor writer, controller_actor controller, std::vector<reader_actor> readers,
                sse_broadcaster_actor broadcaster, std::shared_ptr<std::atomic<int>> subscribers);
     ~HttpServer();
     // Binds and starts serving; throws when the address cannot be bound.

@@ -12,10 +12,11 @@ struct JobEvent {
     std::uint64_t id = 0;
     std::string job_id, job_type, queue;
     JobStatus status = JobStatus::pending;
-    std::string frame; // the whole SSE frame: "id: ..\nevent: job\ndata: {..}\n\n"
+    std::string frame; // the whole SSE frame: "id: ..\nevent: job|deleted\ndata: {..}\n\n"
 };
 
-std::string sse_frame(std::uint64_t id, const std::string& data);
+// `kind`: "job" for a status change, "deleted" for a deleted job (data: its last state).
+std::string sse_frame(std::uint64_t id, const std::string& data, const std::string& kind = "job");
 
 // Query filters of GET /events; an empty set matches everything.
 struct EventFilter {

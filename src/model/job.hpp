@@ -28,7 +28,12 @@ struct NewJob {
     std::string payload;
     int max_attempts = 3;
     std::optional<std::string> run_at; // RFC 3339, validated
+    // At most one unfinished job of the queue holds a key (README "Unique keys").
+    std::optional<std::string> unique_key;
 };
+
+// Longest unique_key and Idempotency-Key accepted.
+constexpr std::size_t kMaxKeyLength = 255;
 
 // A queue name: [a-z0-9][a-z0-9_.-]{0,63} (also checked by the database).
 bool is_queue_name(const std::string& s);

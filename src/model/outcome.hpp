@@ -11,10 +11,17 @@
 
 namespace conveyor {
 
-// Jobs stored, each rendered as API JSON, in the order submitted.
+// A submission as stored: its API JSON, or the unfinished job that already holds its unique_key
+// (then with "duplicate":true in the JSON).
+struct InsertedJob {
+    std::string id;
+    std::string json;
+    bool duplicate = false;
+};
+
+// Jobs stored, in the order submitted.
 struct Inserted {
-    std::vector<std::string> jobs;
-    std::string first_id;
+    std::vector<InsertedJob> jobs;
     bool batch = false; // POST /jobs/batch: answered as an array
 };
 
@@ -22,6 +29,14 @@ struct Inserted {
 struct Found {
     std::string json;
 };
+
+// The request was taken and will complete later (a cancel reaching a running job): the job now.
+struct Accepted {
+    std::string json;
+};
+
+// The job is gone (DELETE).
+struct Deleted {};
 
 // Every item of a small collection (the queues), rendered as API JSON.
 struct Listed {
@@ -61,16 +76,15 @@ struct StoreFailed {};
 
 struct ShuttingDown {};
 
-// Schedules (issue 13): PUT stored one, new (`created`) or replacing one; DELETE removed one.
+// Schedules (issue 13): PUT stored one, new (`created`) or replacing one.
 struct ScheduleStored {
     std::string json;
     bool created = false;
 };
-struct ScheduleDeleted {};
 
 using RequestOutcome =
-    std::variant<Inserted, Found, Listed, Page, Health, NotFound, Conflict, StoreUnavailable,
-                 StoreFailed, ShuttingDown, ScheduleStored, ScheduleDeleted>;
+    std::variant<Inserted, Found, Accepted, Deleted, Listed, Page, Health, NotFound, Conflict,
+                 StoreUnavailable, StoreFailed, ShuttingDown, ScheduleStored>;
 
 // Answers one request; callable from any thread, exactly once.
 using ReplyTo = std::function<void(RequestOutcome)>;

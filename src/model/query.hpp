@@ -16,9 +16,10 @@ struct Cursor {
 };
 
 struct ListQuery {
-    std::vector<JobStatus> statuses;    // empty: any
-    std::vector<std::string> job_types; // empty: any
-    std::vector<std::string> queues;    // empty: any
+    std::vector<JobStatus> statuses;       // empty: any
+    std::vector<std::string> job_types;    // empty: any
+    std::vector<std::string> queues;       // empty: any
+    std::optional<std::string> unique_key; // one key, exactly
     int limit = 100;
     std::optional<Cursor> cursor;
 };

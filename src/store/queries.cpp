@@ -1,5 +1,7 @@
 #include "store/queries.hpp"
 
+#include <map>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -49,7 +51,7 @@ std::vector<JobEvent> to_events(const pqxx::result& rows) {
         auto id = row["id"].as<std::uint64_t>();
         out.push_back(JobEvent{id, row["job_id"].c_str(), row["job_type"].c_str(),
                                row["queue"].c_str(), status_of(row["status"]),
-                               sse_frame(id, row["data"].c_str())});
+                               sse_frame(id, row["data"].c_str(), row["kind"].c_str())});
     }
     return out;
 }
@@ -68,32 +70,74 @@ std::string backoff_table(const Config& cfg) {
     return out + "}";
 }
 
-std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs) {
+namespace {
+std::string job_row(const NewJob& j) {
+    std::string row = "{\"id\":\"" + j.id + "\",\"job_type\":" + nlohmann::json(j.job_type).dump() +
+                      ",\"queue\":\"" + j.queue + "\",\"priority\":" + std::to_string(j.priority) +
+                      ",\"payload\":" + j.payload +
+                      ",\"max_attempts\":" + std::to_string(j.max_attempts);
+    if (j.run_at)
+        row += ",\"scheduled_at\":" + nlohmann::json(*j.run_at).dump();
+    if (j.unique_key)
+        row += ",\"unique_key\":" + dump(nlohmann::json(*j.unique_key));
+    row += '}';
+    return row;
+}
+} // namespace
+
+std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs) {
     // One statement for the whole group: the rows travel as one JSON array keyed by column
     // name. The payload is already serialized JSON, so it is spliced in rather than parsed again.
-    std::string doc = "[";
-    doc.reserve(jobs.size() * 160);
-    for (size_t i = 0; i < jobs.size(); ++i) {
-        const auto& j = jobs[i];
-        if (i)
-            doc += ',';
-        doc += "{\"id\":\"" + j.id + "\",\"job_type\":" + nlohmann::json(j.job_type).dump() +
-               ",\"queue\":\"" + j.queue + "\",\"priority\":" + std::to_string(j.priority) +
-               ",\"payload\":" + j.payload + ",\"max_attempts\":" + std::to_string(j.max_attempts);
-        if (j.run_at)
-            doc += ",\"scheduled_at\":" + nlohmann::json(*j.run_at).dump();
-        doc += '}';
+    // A duplicate's holder can finish between the insert and the look-up; then the job is
+    // inserted after all, on the next round. Three rounds: a holder finishing twice in a row
+    // within milliseconds is already unlikely.
+    std::vector<InsertedJob> out(jobs.size());
+    std::vector<size_t> todo(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i)
+        todo[i] = i;
+    for (int round = 0; round < 3 && !todo.empty(); ++round) {
+        std::string doc = "[";
+        doc.reserve(todo.size() * 160);
+        for (size_t k = 0; k < todo.size(); ++k)
+            doc += (k ? "," : "") + job_row(jobs[todo[k]]);
+        doc += ']';
+        std::unordered_map<std::string, std::string> by_id;
+        for (const auto& row : tx.exec_prepared("insert_jobs", doc))
+            by_id.emplace(row["id"].c_str(), row["job"].c_str());
+        std::vector<size_t> duplicates;
+        for (auto i : todo) {
+            auto it = by_id.find(jobs[i].id);
+            if (it != by_id.end())
+                out[i] = {jobs[i].id, std::move(it->second), false};
+            else
+                duplicates.push_back(i);
+        }
+        todo.clear();
+        if (duplicates.empty())
+            break;
+        std::vector<std::string> queues, keys;
+        for (auto i : duplicates) {
+            queues.push_back(jobs[i].queue);
+            keys.push_back(*jobs[i].unique_key);
+        }
+        std::map<std::pair<std::string, std::string>, InsertedJob> holders;
+        for (const auto& row :
+             tx.exec_prepared("duplicate_jobs", text_array(queues), text_array(keys)))
+            holders[{row["queue"].c_str(), row["unique_key"].c_str()}] = {row["id"].c_str(),
+                                                                          row["job"].c_str()};
+        for (auto i : duplicates) {
+            auto it = holders.find({jobs[i].queue, *jobs[i].unique_key});
+            if (it == holders.end()) {
+                todo.push_back(i);
+                continue;
+            }
+            out[i] = it->second;
+            out[i].duplicate = true;
+            out[i].json.insert(out[i].json.size() - 1, ",\"duplicate\":true");
+        }
     }
-    doc += ']';
-    auto rows = tx.exec_prepared("insert_jobs", doc);
-    std::unordered_map<std::string, std::string> by_id;
-    by_id.reserve(rows.size());
-    for (const auto& row : rows)
-        by_id.emplace(row["id"].c_str(), row["job"].c_str());
-    std::vector<std::string> out;
-    out.reserve(jobs.size());
-    for (const auto& j : jobs)
-        out.push_back(std::move(by_id[j.id]));
+    if (!todo.empty())
+        throw std::runtime_error("a unique_key changed hands three times during one insert");
     return out;
 }
 
@@ -111,6 +155,50 @@ void record_results(pqxx::transaction_base& tx, const std::string& worker,
                        {"outcome", to_string(r.result.outcome)},
                        {"error", r.result.message}});
     tx.exec_prepared("record_results", dump(doc), worker, backoff);
+}
+
+std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action,
+                                    const std::vector<std::string>& ids) {
+    const char* statement = action == JobAction::cancel  ? "cancel_jobs"
+                            : action == JobAction::retry ? "retry_jobs"
+                                                         : "delete_jobs";
+    std::vector<ActionRow> out;
+    bool running = false, deleted = false;
+    for (const auto& row : tx.exec_prepared(statement, text_array(ids))) {
+        ActionRow r;
+        r.id = row["id"].c_str();
+        r.before = parse_job_status(row["before"].c_str()).value_or(JobStatus::pending);
+        if (!row["job"].is_null())
+            r.changed = row["job"].c_str();
+        running = running || (r.changed && r.before == JobStatus::processing);
+        deleted = deleted || (r.changed && action == JobAction::remove);
+        out.push_back(std::move(r));
+    }
+    if (running && action == JobAction::cancel)
+        tx.exec_prepared("notify_cancel");
+    if (deleted)
+        tx.exec_prepared("notify_events");
+    return out;
+}
+
+std::vector<std::string> bulk_page(pqxx::transaction_base& tx, const BulkFilter& filter,
+                                   const std::optional<std::string>& after, int limit) {
+    std::optional<std::string> statuses, queues, types;
+    if (!filter.statuses.empty()) {
+        std::vector<std::string> names;
+        for (auto s : filter.statuses)
+            names.emplace_back(to_string(s));
+        statuses = text_array(names);
+    }
+    if (!filter.queues.empty())
+        queues = text_array(filter.queues);
+    if (!filter.job_types.empty())
+        types = text_array(filter.job_types);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_prepared("bulk_page", or_null(statuses), or_null(queues),
+                                            or_null(types), or_null(after), limit))
+        out.emplace_back(row["id"].c_str());
+    return out;
 }
 
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
@@ -175,10 +263,21 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn,
     return rows[0]["ms"].as<long long>();
 }
 
-int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
-              const std::vector<std::string>& ids, int lease_s) {
-    return static_cast<int>(
-        tx.exec_prepared("heartbeat", text_array(ids), worker, lease_s).affected_rows());
+std::vector<std::string> heartbeat(pqxx::transaction_base& tx, const std::string& worker,
+                                   const std::vector<std::string>& ids, int lease_s) {
+    std::vector<std::string> cancelled;
+    for (const auto& row : tx.exec_prepared("heartbeat", text_array(ids), worker, lease_s))
+        if (row["cancel_requested"].as<bool>())
+            cancelled.emplace_back(row["id"].c_str());
+    return cancelled;
+}
+
+std::vector<std::string> cancel_requested(pqxx::transaction_base& tx, const std::string& worker,
+                                          const std::vector<std::string>& ids) {
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_prepared("cancel_requested", text_array(ids), worker))
+        out.emplace_back(row["id"].c_str());
+    return out;
 }
 
 std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg) {
@@ -201,6 +300,10 @@ std::vector<QueueCounts> count_jobs(pqxx::connection& conn) {
 
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id) {
     pqxx::nontransaction tx(conn);
+    return get_job_json(tx, id);
+}
+
+std::optional<std::string> get_job_json(pqxx::transaction_base& tx, const std::string& id) {
     auto rows = tx.exec_prepared("get_job", id);
     if (rows.empty())
         return std::nullopt;
@@ -224,8 +327,9 @@ Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
         cursor_us = std::to_string(q.cursor->created_us);
         cursor_id = q.cursor->id;
     }
-    auto rows = tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
-                                 or_null(cursor_id), q.limit + 1, or_null(queues));
+    auto rows =
+        tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
+                         or_null(cursor_id), q.limit + 1, or_null(queues), or_null(q.unique_key));
     Page page;
     page.query = q;
     for (const auto& row : rows) {

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "config.hpp"
+#include "model/control.hpp"
 #include "model/event.hpp"
 #include "model/job.hpp"
 #include "model/outcome.hpp"
@@ -22,7 +23,8 @@ namespace conveyor::store {
 void prepare_statements(pqxx::connection& conn);
 
 // Inserts the jobs and returns each as API JSON, in the order given.
-std::vector<std::string> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs);
+// Each submission as stored, or the unfinished job already holding its unique_key.
+std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs);
 
 // Wakes the idle claimers of every process working one of `queues` ("" wakes every process).
 void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues);
@@ -32,6 +34,21 @@ void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues
 // `backoff` is backoff_table(cfg), computed once by the caller.
 void record_results(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<AttemptResult>& results, const std::string& backoff);
+
+// What an action did to one job: its status before, and its JSON after when the action changed it
+// (empty JSON for a deleted job).
+struct ActionRow {
+    std::string id;
+    JobStatus before = JobStatus::pending;
+    std::optional<std::string> changed;
+};
+// Applies `action` to the jobs `ids` in one statement; one row per job found. A cancel that
+// reaches a processing job also notifies every process (conveyor_cancel), at commit.
+std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action,
+                                    const std::vector<std::string>& ids);
+// The next page of ids (after `after`, in id order) of the jobs matching `filter`.
+std::vector<std::string> bulk_page(pqxx::transaction_base& tx, const BulkFilter& filter,
+                                   const std::optional<std::string>& after, int limit);
 
 // Returns running attempts to pending without counting them (graceful shutdown).
 int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
@@ -63,8 +80,12 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn,
                                            const std::optional<std::vector<std::string>>& queues);
 
 // Refreshes heartbeat_at of this worker's running jobs and extends their lease by `lease_s`.
-int heartbeat(pqxx::transaction_base& tx, const std::string& worker,
-              const std::vector<std::string>& ids, int lease_s);
+// Returns the ids among them whose cancellation was requested.
+std::vector<std::string> heartbeat(pqxx::transaction_base& tx, const std::string& worker,
+                                   const std::vector<std::string>& ids, int lease_s);
+// Which of `worker`'s running jobs `ids` were asked to stop.
+std::vector<std::string> cancel_requested(pqxx::transaction_base& tx, const std::string& worker,
+                                          const std::vector<std::string>& ids);
 
 // Returns jobs whose lease expired to pending (with backoff) or failed; answers the queue of each.
 std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg);
@@ -73,6 +94,7 @@ std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config
 std::vector<QueueCounts> count_jobs(pqxx::connection& conn);
 
 std::optional<std::string> get_job_json(pqxx::connection& conn, const std::string& id);
+std::optional<std::string> get_job_json(pqxx::transaction_base& tx, const std::string& id);
 
 // A page of jobs as API JSON, newest first, with the cursor of the next page when more exist.
 Page list_jobs(pqxx::connection& conn, const ListQuery& q);

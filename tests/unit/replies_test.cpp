@@ -19,11 +19,14 @@ std::string error_code(const HttpReply& r) {
 } // namespace
 
 TEST_CASE("outcome mapping: one insert is 201 with Location, a batch an array") {
-    auto one = to_http(Inserted{{R"({"id":"x"})"}, "x", false});
+    auto one = to_http(Inserted{{{"x", R"({"id":"x"})", false}}, false});
     CHECK(one.status == 201);
     CHECK(one.body == R"({"id":"x"})");
     CHECK(header(one, "Location") == "/jobs/x");
-    auto batch = to_http(Inserted{{"1", "2"}, "a", true});
+    auto duplicate = to_http(Inserted{{{"y", R"({"id":"y","duplicate":true})", true}}, false});
+    CHECK(duplicate.status == 200);
+    CHECK(header(duplicate, "Location") == "/jobs/y");
+    auto batch = to_http(Inserted{{{"a", "1", false}, {"b", "2", true}}, true});
     CHECK(batch.status == 201);
     CHECK(batch.body == "[1,2]");
     CHECK(header(batch, "Location").empty());
