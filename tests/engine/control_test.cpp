@@ -42,7 +42,8 @@ TEST_CASE("cancel, retry and delete of one job answer as the contract says") {
     CHECK(r.json()["status"] == "pending");
 
     SseClient events(api.url("/events?job_id=" + id));
-    REQUIRE(wait_until([&] { return events.status() == 200; }, std::chrono::seconds(5)));
+    REQUIRE(wait_until([&] { return events.raw().find("retry:") != std::string::npos; },
+                       std::chrono::seconds(10)));
     r = http("DELETE", api.url("/jobs/" + id));
     CHECK(r.status == 204);
     CHECK(r.body.empty());
@@ -197,7 +198,7 @@ TEST_CASE("bulk bodies that are not one of ids or filter are refused and change 
         check_error(post(api.server, "/jobs/cancel", body), 422, code);
     }
     check_error(http("POST", api.url("/jobs/cancel"), "{", {"Content-Type: application/json"}), 400,
-                "invalid_json");
+                "malformed_json");
     CHECK(status_of(api.server, id) == "pending");
 }
 
