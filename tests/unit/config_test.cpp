@@ -101,35 +101,17 @@ TEST_CASE("help lists every variable with its default") {
         }
     }
     // The variables of SPEC section 2 that this build implements are in the table.
-    for (auto name : {"DATABASE_URL",
-                      "HOST",
-                      "PORT",
-                      "WORKER_CONCURRENCY",
-                      "POLL_INTERVAL_MS",
-                      "REAPER_INTERVAL_S",
-                      "STALE_AFTER_S",
-                      "HEARTBEAT_INTERVAL_S",
-                      "JOB_TIMEOUT_S",
-                      "BACKOFF_BASE_MS",
-                      "BACKOFF_MAX_S",
-                      "SHUTDOWN_TIMEOUT_S",
-                      "MAX_BODY_BYTES",
-                      "SSE_KEEPALIVE_S",
-                      "SSE_MAX_SUBSCRIBERS",
-                      "SMTP_URL",
-                      "SMTP_USERNAME",
-                      "SMTP_PASSWORD",
-                      "FROM_EMAIL",
-                      "TELEGRAM_BOT_TOKEN",
-                      "TELEGRAM_API_URL",
-                      "API_TOKEN",
-                      "WEBHOOK_ALLOWED_HOSTS",
-                      "WEBHOOK_SIGNING_SECRET",
-                      "LOG_LEVEL",
-                      "LOG_FORMAT",
-                      "HTTP_THREADS",
-                      "HTTP_READ_TIMEOUT_S",
-                      "DB_READERS"})
+    for (auto name : {"DATABASE_URL", "HOST", "PORT", "WORKER_CONCURRENCY", "POLL_INTERVAL_MS",
+                      "REAPER_INTERVAL_S", "STALE_AFTER_S", "HEARTBEAT_INTERVAL_S", "JOB_TIMEOUT_S",
+                      "BACKOFF_BASE_MS", "BACKOFF_MAX_S", "SHUTDOWN_TIMEOUT_S", "MAX_BODY_BYTES",
+                      "SSE_KEEPALIVE_S", "SSE_MAX_SUBSCRIBERS", "SMTP_URL", "SMTP_USERNAME",
+                      "SMTP_PASSWORD", "FROM_EMAIL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL",
+                      "API_TOKEN", "WEBHOOK_ALLOWED_HOSTS", "WEBHOOK_SIGNING_SECRET", "LOG_LEVEL",
+                      "LOG_FORMAT", "HTTP_THREADS", "HTTP_READ_TIMEOUT_S", "DB_READERS",
+                      // Security (issue 17).
+                      "API_READ_TOKEN", "ALLOW_UNAUTHENTICATED", "API_TOKEN_FILE",
+                      "SMTP_PASSWORD_FILE", "TELEGRAM_BOT_TOKEN_FILE", "DATABASE_URL_FILE",
+                      "WEBHOOK_DENY_PRIVATE", "SMTP_ALLOW_PLAINTEXT"})
         CHECK(envs.count(name) == 1);
     CHECK(parse({}, {"--help"}).command == Command::help);
     CHECK(parse({}, {"migrate"}).command == Command::migrate);
