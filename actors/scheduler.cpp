@@ -56,12 +56,21 @@ RequestOutcome remove(pqxx::connection& c, const std::string& name) {
     return Deleted{};
 }
 
-RequestOutcome trigger(pqxx::connection& c, const std::string& name) {
+RequestOutcome trigger(pqxx::connection& c, const std::string& name,
+                       const HandlerRegistry& registry) {
     pqxx::work tx(c);
     auto job_json = store::schedule_job(tx, name);
     if (!job_json)
         return NotFound{"schedule", name};
-    auto job = job_from_schedule(*job_json, std::nullopt);
+    auto made = job_from_schedule(*job_json, std::nullopt, registry);
+    if (auto* why = std::get_if<std::string>(&made)) {
+        log::error("scheduler", "schedule '" + name +
+                                    "' cannot be triggered: its job is no "
+                                    "longer valid (" +
+                                    *why + ")");
+        return StoreFailed{};
+    }
+    auto job = std::get<NewJob>(std::move(made));
     auto rendered = store::insert_jobs(tx, {job});
     store::notify_wake(tx, {job.queue});
     tx.commit();
@@ -83,10 +92,10 @@ template <typename F> void answer(self_ptr self, const ReplyTo& reply, F&& body)
     }
 }
 
-void tick(self_ptr self) {
+void tick(self_ptr self, const HandlerRegistry& registry) {
     auto& st = self->state;
     try {
-        for (const auto& f : fire_due_schedules(st.conn->get()))
+        for (const auto& f : fire_due_schedules(st.conn->get(), registry))
             log::info("scheduler", "schedule '" + f.schedule + "' enqueued job " + f.job_id +
                                        " for its slot at " + utc_text(f.slot));
         st.tick_failing = false;
@@ -98,7 +107,8 @@ void tick(self_ptr self) {
     }
 }
 
-scheduler_actor::behavior_type scheduler(self_ptr self, std::shared_ptr<const Config> cfg) {
+scheduler_actor::behavior_type scheduler(self_ptr self, std::shared_ptr<const Config> cfg,
+                                         const HandlerRegistry* registry) {
     self->state.conn =
         std::make_unique<store::Connection>(cfg->database_url, store::Role::maintainer);
     self->send(self, tick_atom::value);
@@ -115,14 +125,14 @@ scheduler_actor::behavior_type scheduler(self_ptr self, std::shared_ptr<const Co
                         else if constexpr (std::is_same_v<T, DeleteSchedule>)
                             return remove(conn, m.name);
                         else
-                            return trigger(conn, m.name);
+                            return trigger(conn, m.name, *registry);
                     });
                 },
                 c);
         },
         [=](tick_atom) {
             if (is_maintainer())
-                tick(self);
+                tick(self, *registry);
             self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
         },
         [=](stop_atom) {
@@ -134,8 +144,9 @@ scheduler_actor::behavior_type scheduler(self_ptr self, std::shared_ptr<const Co
 
 } // namespace
 
-scheduler_actor spawn_scheduler(caf::actor_system& sys, std::shared_ptr<const Config> cfg) {
-    return sys.spawn<caf::detached>(scheduler, std::move(cfg));
+scheduler_actor spawn_scheduler(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                                const HandlerRegistry& registry) {
+    return sys.spawn<caf::detached>(scheduler, std::move(cfg), &registry);
 }
 
 } // namespace conveyor

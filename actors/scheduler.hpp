@@ -12,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "config.hpp"
+#include "handlers/registry.hpp"
 #include "model/outcome.hpp"
 #include "model/schedule.hpp"
 
@@ -47,7 +48,9 @@ using scheduler_actor = caf::typed_actor<
     // Quits; answers true.
     caf::replies_to<stop_atom>::with<bool>>;
 
-scheduler_actor spawn_scheduler(caf::actor_system& sys, std::shared_ptr<const Config> cfg);
+// `registry` must outlive the actor: slots' jobs are checked against it as POST /jobs does.
+scheduler_actor spawn_scheduler(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
+                                const HandlerRegistry& registry);
 
 } // namespace conveyor
 

@@ -123,7 +123,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     // Maintenance (issue 13): the lease that lets one process run the reaper, cleaner, schedules.
     auto maintainer = spawn_maintainer(sys, cfg, worker);
     auto cleaner = spawn_cleaner(sys, cfg);
-    auto scheduler = spawn_scheduler(sys, cfg);
+    auto scheduler = spawn_scheduler(sys, cfg, registry);
     bool resigned = false;
     // A stopping process gives up the lease first, so another takes over while this one drains.
     auto resign = [&] {

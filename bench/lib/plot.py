@@ -113,6 +113,17 @@ def main():
                     sub + f"; max backlog {st.get('backlog_max')}", log_y=True)
         open(os.path.join(out, "steady.svg"), "w").write(svg)
         print(f"wrote {os.path.join(out, 'steady.svg')}")
+    so = sc.get("soak")
+    if so and so.get("samples_every_10s"):
+        rows = so["samples_every_10s"]
+        series = [("jobs total MiB", [(r["s"], r["jobs_total_mib"]) for r in rows], False),
+                  ("jobs heap MiB", [(r["s"], r["jobs_heap_mib"]) for r in rows], True)]
+        svg = chart(f"soak: {so.get('rate')} jobs/s for {so.get('duration_s')} s, RETENTION_DONE_S="
+                    f"{so.get('retention_done_s')} — size of the jobs table", "second of the run",
+                    "MiB", series, sub + f"; p99 created->done {so.get('p99_ms_first_minute')} -> "
+                    f"{so.get('p99_ms_last_minute')} ms (first/last minute)")
+        open(os.path.join(out, "soak.svg"), "w").write(svg)
+        print(f"wrote {os.path.join(out, 'soak.svg')}")
     series = []
     for name in ("drain", "drain-c50", "drain-2proc"):
         d = sc.get(name)

@@ -19,6 +19,7 @@ SCENARIO_DESC = {
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
     "sse-fanout": "M subscribers on GET /events while noop jobs are submitted: event delivery latency",
+    "soak": "2 processes, a fixed rate of noop jobs for minutes, RETENTION_DONE_S=60: table size and latency",
 }
 
 
@@ -172,6 +173,42 @@ def scenario(name, d, args):
         dlat = s["delivery_latency_ms"] or {}
         s["headline"] = (f"{s['subscribers']} subs x {3 * s['submit_rate_per_s']} events/s: "
                          f"delivered p50/p99 {dlat.get('p50')}/{dlat.get('p99')} ms")
+    elif name == "soak":
+        rows = []
+        try:
+            with open(os.path.join(d, "soak.txt")) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) == 9:
+                        num = [None if v == "-" else float(v) for v in p]
+                        rows.append(num)
+        except OSError:
+            pass
+        # [second, total bytes, heap bytes, live rows, dead rows, pending, p50 ms, p99 ms, finished]
+        s["rate"] = int(m.get("rate", 0))
+        s["duration_s"] = int(m.get("duration_s", 0))
+        s["retention_done_s"] = int(m.get("retention_done_s", 0))
+        s["samples_every_10s"] = [{"s": int(r[0]), "jobs_total_mib": round(r[1] / 2**20, 1),
+                                   "jobs_heap_mib": round(r[2] / 2**20, 1), "live_rows": int(r[3]),
+                                   "dead_rows": int(r[4]), "pending": int(r[5]), "p50_ms": r[6],
+                                   "p99_ms": r[7], "finished_in_window": int(r[8])} for r in rows]
+        third = max(1, len(rows) // 3)
+        mid = [r[1] for r in rows[third:2 * third]] or [0]
+        last = [r[1] for r in rows[2 * third:]] or [0]
+        p99 = [r[7] for r in rows if r[7] is not None]
+        s["size_mib_max_middle_third"] = round(max(mid) / 2**20, 1)
+        s["size_mib_max_last_third"] = round(max(last) / 2**20, 1)
+        s["p99_ms_first_minute"] = max(p99[:6]) if p99 else None
+        s["p99_ms_last_minute"] = max(p99[-6:]) if p99 else None
+        s["cleaner_log_lines"] = int(m.get("cleaner_log_lines", 0) or 0)
+        if lg:
+            s["submitted"] = lg["ids"]
+            s["submit_rate_achieved_per_s"] = lg["req_per_s"]
+        levels_off = max(last) <= 1.25 * max(mid) if rows else False
+        s["levels_off"] = levels_off
+        ok = bool(lg) and lg["non_201"] == 0 and levels_off and m.get("completed", "0") == "0"
+        s["headline"] = (f"jobs table {s['size_mib_max_middle_third']} -> {s['size_mib_max_last_third']} MiB "
+                         f"(middle/last third max), p99 {s['p99_ms_first_minute']} -> {s['p99_ms_last_minute']} ms")
     elif name in ("pickup", "steady"):
         dl = load(os.path.join(d, "done_latency.json"), {})
         s["http_latency_ms"] = pcts(lg["latency"]) if lg else None

@@ -4,33 +4,32 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/request_parsing.hpp"
 #include "log.hpp"
 #include "model/cron.hpp"
 #include "model/cron_schedule.hpp"
 #include "store/queries.hpp"
 #include "store/schedules.hpp"
-#include "uuid.hpp"
 
 namespace conveyor {
 
 using nlohmann::json;
 
-NewJob job_from_schedule(const std::string& job_json, std::optional<std::int64_t> slot) {
-    auto j = json::parse(job_json);
-    NewJob job;
-    job.id = new_uuid_v7();
-    job.job_type = j.at("job_type").get<std::string>();
-    job.queue = j.value("queue", "default");
-    job.priority = j.value("priority", 0);
-    job.payload =
-        j.value("payload", json::object()).dump(-1, ' ', false, json::error_handler_t::replace);
-    job.max_attempts = j.value("max_attempts", 3);
+std::variant<NewJob, std::string> job_from_schedule(const std::string& job_json,
+                                                    std::optional<std::int64_t> slot,
+                                                    const HandlerRegistry& registry) {
+    auto j = json::parse(job_json, nullptr, false);
+    auto parsed = parse_job_object(j, registry, "");
+    if (auto* e = std::get_if<ApiError>(&parsed))
+        return e->message;
+    auto job = std::get<NewJob>(std::move(parsed));
     if (slot)
         job.run_at = utc_text(*slot);
     return job;
 }
 
-std::vector<FiredSlot> fire_due_schedules(pqxx::connection& conn, int limit) {
+std::vector<FiredSlot> fire_due_schedules(pqxx::connection& conn, const HandlerRegistry& registry,
+                                          int limit) {
     pqxx::work tx(conn);
     std::vector<NewJob> jobs;
     std::vector<FiredSlot> fired;
@@ -49,10 +48,18 @@ std::vector<FiredSlot> fire_due_schedules(pqxx::connection& conn, int limit) {
         const auto& expr = std::get<CronExpr>(cron);
         // After downtime every slot since next_run_at is due: only the latest one runs.
         auto slot = latest_slot(expr, zone, due.next_run, due.now).value_or(due.next_run);
-        jobs.push_back(job_from_schedule(due.job, slot));
+        auto next = next_slot(expr, zone, due.now);
+        auto job = job_from_schedule(due.job, slot, registry);
+        if (auto* why = std::get_if<std::string>(&job)) {
+            log::error("scheduler", "schedule '" + due.name + "': its job is no longer valid (" +
+                                        *why + "); the slot at " + utc_text(slot) + " is skipped");
+            store::advance_schedule(tx, due.name, next, std::nullopt);
+            continue;
+        }
+        jobs.push_back(std::get<NewJob>(std::move(job)));
         queues.insert(jobs.back().queue);
         fired.push_back({due.name, jobs.back().id, slot});
-        store::advance_schedule(tx, due.name, next_slot(expr, zone, due.now), slot);
+        store::advance_schedule(tx, due.name, next, slot);
     }
     if (!jobs.empty()) {
         store::insert_jobs(tx, jobs);

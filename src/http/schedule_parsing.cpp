@@ -17,15 +17,16 @@ ApiError invalid(const std::string& code, const std::string& message) {
     return {422, code, message};
 }
 
-// The stored form of a validated job: every field explicit, so that what a slot enqueues does not
-// depend on the defaults of the version that runs it.
-std::string normalized(const NewJob& job) {
-    return json{{"job_type", job.job_type},
-                {"queue", job.queue},
-                {"priority", job.priority},
-                {"payload", json::parse(job.payload)},
-                {"max_attempts", job.max_attempts}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
+// The stored form of a validated job: what was given (so every field POST /jobs accepts is kept),
+// with the defaults made explicit, so that what a slot enqueues does not depend on the defaults of
+// the version that runs it.
+std::string normalized(json given, const NewJob& job) {
+    given["job_type"] = job.job_type;
+    given["queue"] = job.queue;
+    given["priority"] = job.priority;
+    given["payload"] = json::parse(job.payload);
+    given["max_attempts"] = job.max_attempts;
+    return given.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<ApiError> check_cron(const json& j, ScheduleSpec& spec) {
@@ -67,7 +68,7 @@ std::optional<ApiError> check_job(const json& j, const HandlerRegistry& registry
     auto parsed = parse_job_object(*job, registry, "job: ");
     if (auto* e = std::get_if<ApiError>(&parsed))
         return *e;
-    spec.job = normalized(std::get<NewJob>(parsed));
+    spec.job = normalized(*job, std::get<NewJob>(parsed));
     return std::nullopt;
 }
 

@@ -8,7 +8,7 @@ struct ScheduleSpec {
     std::string name;     // a queue-name-like identifier
     std::string cron;     // as given; parses (model/cron.hpp) and runs at least once
     std::string timezone; // an IANA name the tz database knows
-    std::string job;      // JSON: job_type, queue, priority, payload, max_attempts
+    std::string job;      // JSON as POST /jobs takes it, defaults explicit (no run_at)
     bool enabled = true;
 };
 

@@ -88,18 +88,30 @@ TEST_CASE("a batch that exceeds its statement timeout is retried in smaller batc
     CHECK(s->log_contains("batches of 1250 now"));
 }
 
-TEST_CASE("of three processes only the maintainer cleans") {
+TEST_CASE("of three processes only the maintainer cleans and reaps") {
     TestDatabase db;
     std::vector<std::unique_ptr<ServerProcess>> procs;
     for (int i = 0; i < 3; ++i)
-        procs.push_back(start_service(conveyor_binary(), db));
+        procs.push_back(start_service(conveyor_binary(), db, {{"REAPER_INTERVAL_S", "1"}}));
     insert_finished(db, 3000, "done", "2 days", "expired");
+    // A job whose owner vanished: its lease ran out a minute ago.
+    db.exec("INSERT INTO jobs (job_type, status, attempts, locked_by, heartbeat_at, "
+            "lease_expires_at, payload) VALUES ('noop', 'processing', 1, 'gone:1:0', "
+            "now() - interval '2 minutes', now() - interval '1 minute', '{\"tag\": \"lost\"}')");
     REQUIRE(wait_gone(db, "expired", 30));
-    int cleaned = 0, leaders = 0;
+    REQUIRE(wait_until(
+        [&] {
+            return db.count("SELECT count(*) FROM jobs WHERE payload->>'tag' = 'lost' AND "
+                            "status = 'done'") == 1;
+        },
+        seconds(30)));
+    int cleaned = 0, reaped = 0, leaders = 0;
     for (auto& p : procs) {
         cleaned += p->log_contains("cleaner: deleted") ? 1 : 0;
+        reaped += p->log_contains("returned 1 lost jobs") ? 1 : 0;
         leaders += p->log_contains("this process is now the maintainer") ? 1 : 0;
     }
     CHECK(cleaned == 1);
+    CHECK(reaped == 1);
     CHECK(leaders == 1);
 }

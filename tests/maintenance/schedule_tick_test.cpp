@@ -9,6 +9,7 @@
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "support/database.hpp"
+#include "support/registry.hpp"
 
 using namespace testsupport;
 using namespace conveyor;
@@ -35,7 +36,7 @@ TEST_CASE("after downtime a due schedule enqueues only its latest missed slot") 
     TestDatabase db;
     auto conn = migrated(db);
     add_schedule(db, "*/10 * * * *", "3 hours");
-    auto fired = fire_due_schedules(*conn);
+    auto fired = fire_due_schedules(*conn, builtin_registry());
     REQUIRE(fired.size() == 1);
     CHECK(fired[0].schedule == "s");
     CHECK(db.count("SELECT count(*) FROM jobs") == 1);
@@ -50,7 +51,7 @@ TEST_CASE("after downtime a due schedule enqueues only its latest missed slot") 
     CHECK(db.count("SELECT count(*) FROM jobs WHERE queue = 'reports' AND priority = 4 AND "
                    "payload = '{\"a\":1}' AND max_attempts = 2 AND job_type = 'noop' AND "
                    "status = 'pending'") == 1);
-    CHECK(fire_due_schedules(*conn).empty());
+    CHECK(fire_due_schedules(*conn, builtin_registry()).empty());
     CHECK(db.count("SELECT count(*) FROM jobs") == 1);
 }
 
@@ -72,7 +73,7 @@ TEST_CASE("eight ticks racing enqueue each due slot exactly once") {
                 ++ready;
                 while (ready < static_cast<int>(conns.size()))
                     std::this_thread::yield();
-                fired += static_cast<int>(fire_due_schedules(*conn).size());
+                fired += static_cast<int>(fire_due_schedules(*conn, builtin_registry()).size());
             });
         for (auto& t : ticks)
             t.join();
@@ -81,11 +82,22 @@ TEST_CASE("eight ticks racing enqueue each due slot exactly once") {
     CHECK(db.count("SELECT count(*) FROM jobs") == rounds);
 }
 
+TEST_CASE("a schedule whose job is no longer valid skips its slot and waits for the next") {
+    TestDatabase db;
+    auto conn = migrated(db);
+    db.exec("INSERT INTO schedules (name, cron, job, next_run_at) VALUES ('s', '@hourly', "
+            "'{\"job_type\":\"retired\"}', now() - interval '1 minute')");
+    CHECK(fire_due_schedules(*conn, builtin_registry()).empty());
+    CHECK(db.count("SELECT count(*) FROM jobs") == 0);
+    CHECK(db.count("SELECT count(*) FROM schedules WHERE next_run_at > now() AND last_run_at IS "
+                   "NULL") == 1);
+}
+
 TEST_CASE("a stored schedule this version cannot read is paused, not retried every second") {
     TestDatabase db;
     auto conn = migrated(db);
     add_schedule(db, "not a cron", "1 minute");
-    CHECK(fire_due_schedules(*conn).empty());
+    CHECK(fire_due_schedules(*conn, builtin_registry()).empty());
     CHECK(db.count("SELECT count(*) FROM schedules WHERE next_run_at IS NULL") == 1);
     CHECK(db.count("SELECT count(*) FROM jobs") == 0);
 }

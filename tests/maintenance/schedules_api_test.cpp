@@ -86,6 +86,15 @@ TEST_CASE("schedule requests that cannot be done are refused naming the field") 
     CHECK(http_get(api.url("/schedules")).json() == json::array());
 }
 
+TEST_CASE("triggering a schedule whose job is no longer valid is a 500 with the cause logged") {
+    Api api;
+    api.db.exec("INSERT INTO schedules (name, cron, job) VALUES ('old', '@daily', "
+                "'{\"job_type\":\"retired\"}')");
+    check_error(http_post_json(api.url("/schedules/old/trigger"), ""), 500, "internal_error");
+    CHECK(api.server.log_contains("schedule 'old' cannot be triggered"));
+    CHECK(api.db.count("SELECT count(*) FROM jobs") == 0);
+}
+
 TEST_CASE("the maintainer enqueues a due slot once, and a disabled schedule none") {
     Api api;
     REQUIRE(put(api, "hourly", {{"cron", "@hourly"}, {"job", {{"job_type", "noop"}}}}).status ==

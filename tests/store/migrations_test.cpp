@@ -50,6 +50,9 @@ TEST_CASE("the status column is checked and the pending and processing indexes a
           std::string::npos);
     CHECK(db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_processing_idx'")
               .find("WHERE (status = 'processing'::text)") != std::string::npos);
+    // Retention's index holds finished rows only, so claims (pending to processing) never write it.
+    CHECK(db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_finished_idx'")
+              .find("(status, finished_at) WHERE (finished_at IS NOT NULL)") != std::string::npos);
     // Every index costs claims and completions: exactly these. The unique-key index holds only
     // rows with a key; the finished index only finished rows (README "Maintenance").
     CHECK(db.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_unique_key_idx'")

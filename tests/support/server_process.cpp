@@ -25,7 +25,9 @@ ServerProcess::ServerProcess(const std::string& binary, std::map<std::string, st
     env.emplace("PORT", "0");
     env.emplace("LOG_LEVEL", "info");
     int fds[2];
-    if (pipe(fds) != 0)
+    // Close-on-exec: processes started later must not hold this pipe open (dup2 below clears the
+    // flag on the child's own stderr).
+    if (pipe2(fds, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
     pid_ = fork();
     if (pid_ == 0) {
@@ -52,6 +54,7 @@ ServerProcess::ServerProcess(const std::string& binary, std::map<std::string, st
             std::lock_guard<std::mutex> lock(mutex_);
             log_.append(buf, static_cast<size_t>(n));
         }
+        log_complete_ = true;
     });
 }
 
@@ -106,6 +109,10 @@ int ServerProcess::wait_exit(int timeout_ms) {
         return -1;
     exited_ = true;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1000 - WTERMSIG(status);
+    // The last lines it wrote may still be in the pipe: let the reader take them (bounded, in case
+    // another process inherited the pipe) before callers look at the log.
+    wait_until([&] { return log_complete_.load(); }, std::chrono::milliseconds(2000),
+               std::chrono::milliseconds(5));
     return exit_code_;
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -36,6 +37,7 @@ class ServerProcess {
     bool exited_ = false;
     int stderr_fd_ = -1;
     std::thread reader_;
+    std::atomic<bool> log_complete_{false}; // the reader saw the end of the process's stderr
     mutable std::mutex mutex_;
     std::string log_;
 };
