@@ -168,6 +168,37 @@ class EventSourceResume(unittest.TestCase):
             db.close()
 
 
+class ResetReloads(unittest.TestCase):
+    """When the browser resumes with a Last-Event-ID the server no longer holds (here: the
+    server came back on another database, whose log is behind the id), the stream starts with
+    `event: reset` and the page reloads what it shows."""
+
+    def test_a_reset_makes_the_page_reload_its_data(self):
+        first_db, second_db = Database(), Database()
+        port = free_port()
+        service = Service(first_db, port=port)
+        browser = start_browser()
+        try:
+            for i in range(5):
+                submit(service, {"job_type": "noop", "payload": {"i": i}})
+            browser.get(service.base + "/ui/#/jobs")
+            find(browser, "#live.on")
+            seen = submit(service, {"job_type": "noop", "payload": {}})
+            find(browser, '#jobs tr[data-job-id="%s"]' % seen)
+            service.stop()
+            service = Service(second_db, port=port)
+            # Written with no page watching: only a reload can show it.
+            other = submit(service, {"job_type": "noop", "payload": {"db": 2}})
+            self.assertTrue(wait_until(lambda: job_status(service, other) == "done"))
+            find(browser, '#jobs tr[data-job-id="%s"]' % other, 30)
+            self.assertFalse(browser.find_elements(By.CSS_SELECTOR, '#jobs tr[data-job-id="%s"]' % seen))
+        finally:
+            browser.quit()
+            service.stop()
+            first_db.close()
+            second_db.close()
+
+
 CORS_PAGE = b"""<!doctype html><meta charset="utf-8"><title>other origin</title><script>
 const api = new URLSearchParams(location.search).get('api');
 window.result = {};
