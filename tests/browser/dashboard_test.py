@@ -10,7 +10,10 @@ import unittest
 from browser import By, find, start_browser, wait_text
 from support import Database, Service, free_port, job_status, request, submit, wait_until
 
+# A relative directory is taken from the repository's root (CTest runs this in tests/browser).
 SCREENSHOTS = os.environ.get("CONVEYOR_SCREENSHOTS", "")
+if SCREENSHOTS:
+    SCREENSHOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", SCREENSHOTS)
 
 
 class DashboardCase(unittest.TestCase):
