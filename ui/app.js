@@ -110,6 +110,9 @@ function connectEvents() {
   };
   es.addEventListener('job', deliver('job'));
   es.addEventListener('deleted', deliver('deleted'));
+  // The resume point fell out of the server's kept events: what the page shows may have missed
+  // changes, so it reloads its data (the stream itself goes on from the head).
+  es.addEventListener('reset', () => route());
 }
 
 // --- Prometheus text: the overview reads the database gauges the server already computed.

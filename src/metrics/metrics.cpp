@@ -183,6 +183,12 @@ void job_finished(const std::string& queue, const std::string& job_type, Finish 
     p.duration->Observe(duration_s);
 }
 
+void job_cancelled(const std::string& queue, const std::string& job_type) {
+    families()
+        .finished.Add({{"queue", queue}, {"job_type", job_type}, {"outcome", "cancelled"}})
+        .Increment();
+}
+
 void jobs_rescued(const std::string& queue, int n) {
     families().rescued.Add({{"queue", queue}}).Increment(n);
 }

@@ -22,6 +22,9 @@ void job_claimed(const std::string& queue, double wait_s);
 // An attempt ended after running `duration_s` seconds.
 void job_finished(const std::string& queue, const std::string& job_type, Finish outcome,
                   double duration_s);
+// A job was cancelled without an attempt ending (a pending job): counted with outcome
+// `cancelled`, no duration. A cancelled running attempt goes through job_finished.
+void job_cancelled(const std::string& queue, const std::string& job_type);
 // The reaper returned `n` lost jobs of `queue`.
 void jobs_rescued(const std::string& queue, int n);
 // A submission was answered with the unfinished job holding its unique key.

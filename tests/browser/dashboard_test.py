@@ -10,7 +10,10 @@ import unittest
 from browser import By, find, start_browser, wait_text
 from support import Database, Service, free_port, job_status, request, submit, wait_until
 
+# A relative directory is taken from the repository's root (CTest runs this in tests/browser).
 SCREENSHOTS = os.environ.get("CONVEYOR_SCREENSHOTS", "")
+if SCREENSHOTS:
+    SCREENSHOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", SCREENSHOTS)
 
 
 class DashboardCase(unittest.TestCase):
@@ -166,6 +169,37 @@ class EventSourceResume(unittest.TestCase):
             if other:
                 other.stop()
             db.close()
+
+
+class ResetReloads(unittest.TestCase):
+    """When the browser resumes with a Last-Event-ID the server no longer holds (here: the
+    server came back on another database, whose log is behind the id), the stream starts with
+    `event: reset` and the page reloads what it shows."""
+
+    def test_a_reset_makes_the_page_reload_its_data(self):
+        first_db, second_db = Database(), Database()
+        port = free_port()
+        service = Service(first_db, port=port)
+        browser = start_browser()
+        try:
+            for i in range(5):
+                submit(service, {"job_type": "noop", "payload": {"i": i}})
+            browser.get(service.base + "/ui/#/jobs")
+            find(browser, "#live.on")
+            seen = submit(service, {"job_type": "noop", "payload": {}})
+            find(browser, '#jobs tr[data-job-id="%s"]' % seen)
+            service.stop()
+            service = Service(second_db, port=port)
+            # Written with no page watching: only a reload can show it.
+            other = submit(service, {"job_type": "noop", "payload": {"db": 2}})
+            self.assertTrue(wait_until(lambda: job_status(service, other) == "done"))
+            find(browser, '#jobs tr[data-job-id="%s"]' % other, 30)
+            self.assertFalse(browser.find_elements(By.CSS_SELECTOR, '#jobs tr[data-job-id="%s"]' % seen))
+        finally:
+            browser.quit()
+            service.stop()
+            first_db.close()
+            second_db.close()
 
 
 CORS_PAGE = b"""<!doctype html><meta charset="utf-8"><title>other origin</title><script>

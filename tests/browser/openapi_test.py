@@ -3,6 +3,8 @@ valid JSON Schema 2020-12, every $ref resolving), every documented path answers 
 methods (the server's Allow header says exactly those), and real answers — successes and each
 kind of error — have a documented status and a body that matches its schema."""
 import json
+import os
+import re
 import unittest
 import uuid
 
@@ -61,6 +63,30 @@ class OpenApi(unittest.TestCase):
                     self.assertTrue(op.get("responses"))
                     params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
                     self.assertEqual(params, {s[1:-1] for s in path.split("/") if s.startswith("{")})
+
+    def test_every_route_the_readme_names_is_in_the_document(self):
+        """The README's API text is checked against the document: a route named there (a
+        heading, `GET /path` in prose, or a curl -X example) must be documented."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+            readme = f.read()
+        routes = set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[a-z0-9{}<>/_.:-]*)", readme))
+        routes |= set(re.findall(r"curl (?:-[a-zA-Z] \S+ )*-X (POST|PATCH|PUT|DELETE) (?:-[a-zA-Z] '[^']*' )*"
+                                 r"localhost:3000(/[a-z0-9/_.-]*)", readme))
+        self.assertTrue(routes)
+        def documented(path):
+            """The document's path for a README path (`/jobs/<id>` or `/queues/mail`)."""
+            templated = re.sub(r"<([a-z_]+)>", r"{\1}", path)
+            if templated in self.doc["paths"]:
+                return templated
+            for p in self.doc["paths"]:
+                if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(p)), path):
+                    return p
+            return None
+        for method, path in sorted(routes):
+            with self.subTest(route=method + " " + path):
+                p = documented(path)
+                self.assertTrue(p, "not in api/openapi.json")
+                self.assertIn(method.lower(), self.doc["paths"][p])
 
     def concrete(self, path):
         return (path.replace("{id}", str(uuid.uuid4())).replace("{name}", "oa-queue")
