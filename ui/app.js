@@ -11,9 +11,13 @@ const ACTIONS = {
     { label: 'Resume', method: 'POST', path: (q) => `/queues/${enc(q.name)}/resume`, when: (q) => q.paused },
   ],
   job: [
-    // For example, once POST /jobs/<id>/cancel exists:
-    // { label: 'Cancel', method: 'POST', path: (j) => `/jobs/${j.id}/cancel`,
-    //   when: (j) => j.status === 'pending' || j.status === 'processing' },
+    { label: 'Cancel', method: 'POST', path: (j) => `/jobs/${j.id}/cancel`,
+      when: (j) => j.status === 'pending' || j.status === 'processing' },
+    { label: 'Retry', method: 'POST', path: (j) => `/jobs/${j.id}/retry`,
+      when: (j) => j.status === 'failed' || j.status === 'cancelled' },
+    // Gone afterwards: back to the list instead of reloading the job.
+    { label: 'Delete', method: 'DELETE', path: (j) => `/jobs/${j.id}`,
+      when: (j) => j.status !== 'processing', after: () => { location.hash = '#/jobs'; } },
   ],
 };
 
@@ -304,7 +308,7 @@ function actionButtons(kind, obj, done) {
     'data-action': a.label,
     onclick: async (e) => {
       e.target.disabled = true;
-      try { done(await api(a.method, a.path(obj))); toast(`${a.label}: done`); } catch (err) { toast(`${a.label}: ${err.message}`); e.target.disabled = false; }
+      try { const r = await api(a.method, a.path(obj)); (a.after || done)(r); toast(`${a.label}: done`); } catch (err) { toast(`${a.label}: ${err.message}`); e.target.disabled = false; }
     },
   }, a.label));
 }

@@ -33,6 +33,19 @@ std::string text_array(const std::vector<std::string>& items) {
 }
 
 // libpqxx 6 sends a null const char* as SQL NULL.
+// A list filter as a text[] parameter; nothing (NULL: any) when the list is empty.
+std::optional<std::string> filter_array(const std::vector<std::string>& items) {
+    if (items.empty())
+        return std::nullopt;
+    return text_array(items);
+}
+std::optional<std::string> filter_array(const std::vector<JobStatus>& statuses) {
+    std::vector<std::string> names;
+    for (auto s : statuses)
+        names.emplace_back(to_string(s));
+    return filter_array(names);
+}
+
 const char* or_null(const std::optional<std::string>& s) {
     return s ? s->c_str() : nullptr;
 }
@@ -183,17 +196,8 @@ std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action
 
 std::vector<std::string> bulk_page(pqxx::transaction_base& tx, const BulkFilter& filter,
                                    const std::optional<std::string>& after, int limit) {
-    std::optional<std::string> statuses, queues, types;
-    if (!filter.statuses.empty()) {
-        std::vector<std::string> names;
-        for (auto s : filter.statuses)
-            names.emplace_back(to_string(s));
-        statuses = text_array(names);
-    }
-    if (!filter.queues.empty())
-        queues = text_array(filter.queues);
-    if (!filter.job_types.empty())
-        types = text_array(filter.job_types);
+    auto statuses = filter_array(filter.statuses);
+    auto queues = filter_array(filter.queues), types = filter_array(filter.job_types);
     std::vector<std::string> out;
     for (const auto& row : tx.exec_prepared("bulk_page", or_null(statuses), or_null(queues),
                                             or_null(types), or_null(after), limit))
@@ -312,17 +316,9 @@ std::optional<std::string> get_job_json(pqxx::transaction_base& tx, const std::s
 
 Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
     pqxx::nontransaction tx(conn);
-    std::optional<std::string> statuses, types, queues, cursor_us, cursor_id;
-    if (!q.statuses.empty()) {
-        std::vector<std::string> names;
-        for (auto st : q.statuses)
-            names.emplace_back(to_string(st));
-        statuses = text_array(names);
-    }
-    if (!q.job_types.empty())
-        types = text_array(q.job_types);
-    if (!q.queues.empty())
-        queues = text_array(q.queues);
+    auto statuses = filter_array(q.statuses);
+    auto types = filter_array(q.job_types), queues = filter_array(q.queues);
+    std::optional<std::string> cursor_us, cursor_id;
     if (q.cursor) {
         cursor_us = std::to_string(q.cursor->created_us);
         cursor_id = q.cursor->id;

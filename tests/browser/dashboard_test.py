@@ -112,6 +112,19 @@ class QueuePause(DashboardCase):
         self.assertTrue(wait_until(lambda: self.api("GET", "/queues/ui-lim").json()["concurrency_limit"] == 3))
 
 
+class JobActions(DashboardCase):
+    def test_cancel_retry_and_delete_from_the_job_page(self):
+        later = {"job_type": "noop", "payload": {}, "run_at": "2099-01-01T00:00:00Z"}
+        job = submit(self.service, later)
+        self.open("#/jobs/" + job)
+        find(self.browser, 'button[data-action="Cancel"]').click()
+        self.assertTrue(wait_until(lambda: job_status(self.service, job) == "cancelled"))
+        find(self.browser, 'button[data-action="Retry"]').click()
+        self.assertTrue(wait_until(lambda: job_status(self.service, job) == "pending"))
+        find(self.browser, 'button[data-action="Delete"]').click()
+        self.assertTrue(wait_until(lambda: self.api("GET", "/jobs/" + job).status == 404))
+
+
 class TokenOncePerTab(DashboardCase):
     env = {"API_TOKEN": "dash-token-7"}
 
@@ -205,13 +218,21 @@ class ResetReloads(unittest.TestCase):
 CORS_PAGE = b"""<!doctype html><meta charset="utf-8"><title>other origin</title><script>
 const api = new URLSearchParams(location.search).get('api');
 window.result = {};
-fetch(api + '/jobs', {method: 'POST', headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({job_type: 'noop', payload: {from: location.origin}})})
-  .then((r) => r.json().then((j) => { window.result.fetch = r.status + ' ' + j.id; }))
-  .catch((e) => { window.result.fetch = 'blocked'; });
+// The job is posted once the stream is open (or refused): posted earlier, all its events could
+// be sent before the stream subscribes, and a fresh stream gets live events only.
+let posted = false;
+function post() {
+  if (posted) return;
+  posted = true;
+  fetch(api + '/jobs', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({job_type: 'noop', payload: {from: location.origin}})})
+    .then((r) => r.json().then((j) => { window.result.fetch = r.status + ' ' + j.id; }))
+    .catch((e) => { window.result.fetch = 'blocked'; });
+}
 const es = new EventSource(api + '/events');
+es.onopen = post;
 es.addEventListener('job', () => { window.result.events = 'received'; es.close(); });
-es.onerror = () => { if (es.readyState === EventSource.CLOSED) window.result.events = 'blocked'; };
+es.onerror = () => { if (es.readyState === EventSource.CLOSED) window.result.events = 'blocked'; post(); };
 </script>"""
 
 
