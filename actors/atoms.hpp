@@ -13,6 +13,7 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;     // claimer: c
 using reap_atom = caf::atom_constant<caf::atom("reap")>;           // reaper: look for lost jobs
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaster: idle streams tick
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;         // broadcaster: drop gone streams
 using prune_atom = caf::atom_constant<caf::atom("prune")>;         // reaper: trim job_events
 // Shutdown, step 1 (claimer only): take no new work, answer true once running attempts ended.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;

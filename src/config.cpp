@@ -199,6 +199,10 @@ const std::vector<Option>& options() {
         {"QUEUES", "queues", "*",
          "queues this process works, with optional local caps: * or mail:5,default:10,reports",
          text(&Config::queues_setting)},
+        // Bounded memory per request (issue 17 item 5).
+        {"MAX_CONNECTIONS", "max-connections", "12000",
+         "open HTTP connections at most, SSE streams included; more wait to be accepted",
+         integer(&Config::max_connections, 1, 1000000)},
     };
     return all;
 }

@@ -45,6 +45,8 @@ struct Config {
     // QUEUES: the text as given, and what it says (empty: every queue, sharing the slots).
     std::string queues_setting = "*";
     std::vector<QueueCap> queues;
+    // Bounded memory per request (issue 17 item 5): 10,000 SSE subscribers plus API traffic.
+    int max_connections = 12000;
 
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;

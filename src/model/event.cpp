@@ -1,5 +1,7 @@
 #include "model/event.hpp"
 
+#include "json_util.hpp"
+
 namespace conveyor {
 
 std::string sse_frame(std::uint64_t id, const std::string& data) {
@@ -8,7 +10,7 @@ std::string sse_frame(std::uint64_t id, const std::string& data) {
     f += "id: ";
     f += std::to_string(id);
     f += "\nevent: job\ndata: ";
-    f += data; // one line: JSON escapes newlines
+    f += compact_json(data); // one line: JSON escapes newlines
     f += "\n\n";
     return f;
 }
