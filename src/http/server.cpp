@@ -101,7 +101,7 @@ void send_reply(const request_t& req, HttpReply r) {
         return send_head_reply(req, r, "application/json");
     auto resp = req->create_response(status_line(r.status));
     // The rest of a too large body may still be coming: the connection cannot be reused.
-    if (r.status == 413)
+    if (r.status == 413 || req->header().has_field(kBodyTooLarge))
         resp.connection_close();
     resp.append_header(restinio::http_field::content_type, "application/json");
     for (auto& [name, value] : r.headers)

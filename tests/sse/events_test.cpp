@@ -11,6 +11,7 @@
 #include <memory>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "actors/sse_broadcaster.hpp"
 
@@ -323,9 +324,17 @@ TEST_CASE(
                   jobs);
     const size_t expected = static_cast<size_t>(jobs) * (2 * attempts + 1);
     bool all_arrived = wait_until([&] { return reader.count() >= expected; }, seconds(180));
-    INFO("received " << reader.count() << " events, " << reader.raw().size()
-                     << " bytes; server log:\n"
-                     << log_tail(s->log()));
+    std::string drops;
+    {
+        std::istringstream lines(s->log());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("sse") != std::string::npos)
+                drops += line.substr(0, 300) + "\n";
+    }
+    INFO("received " << reader.count() << " events, " << reader.raw().size() << " bytes, "
+                     << db.count("SELECT count(*) FROM job_events")
+                     << " in the log; SSE log lines:\n"
+                     << drops);
     REQUIRE(all_arrived);
     CHECK(reader.count() == expected);
     CHECK(static_cast<long long>(reader.count()) == db.count("SELECT count(*) FROM job_events"));
