@@ -63,7 +63,7 @@ TEST_CASE("a payload with a long key over a long array is checked in linear time
     REQUIRE(plain.size() == pathological.size());
     double plain_ms = fastest_post_ms(api, plain);
     double pathological_ms = fastest_post_ms(api, pathological);
-    INFO("plain " << plain_ms << " ms, pathological " << pathological_ms << " ms");
+    WARN("plain " << plain_ms << " ms, pathological " << pathological_ms << " ms");
     CHECK(pathological_ms < 10 * std::max(plain_ms, 20.0));
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("5,000 idle connections do not stop /healthz, and memory stays bounded
     auto r = http("GET", api.url("/healthz"), "", {}, 15000);
     CHECK(r.status == 200);
     long rss_after = rss_kb(api.server.pid());
-    INFO("server RSS " << rss_before << " kB before, " << rss_after << " kB with " << kIdle
+    WARN("server RSS " << rss_before << " kB before, " << rss_after << " kB with " << kIdle
                        << " idle connections");
 #ifndef CONVEYOR_SANITIZED
     // About 20 KB each (RESTinio's read buffer and parser); a reserved but unsent body is not
@@ -134,7 +134,7 @@ TEST_CASE("GET /jobs stops a page at its byte budget and links to the rest") {
         auto r = http("GET", api.url(next), "", {}, 60000);
         REQUIRE(r.status == 200);
         ++pages;
-        INFO("page " << pages << ": " << r.body.size() << " bytes");
+        WARN("page " << pages << ": " << r.body.size() << " bytes");
         CHECK(r.body.size() < (8u << 20) + 2 * big.size());
         auto page = r.json();
         REQUIRE(page.size() >= 1);
