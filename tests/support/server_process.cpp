@@ -106,6 +106,10 @@ int ServerProcess::wait_exit(int timeout_ms) {
         return -1;
     exited_ = true;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1000 - WTERMSIG(status);
+    // The process is gone, so its stderr ends: wait for the last lines, which a loaded machine
+    // may not have read yet (a test that checks the log right after exit must see them).
+    if (reader_.joinable())
+        reader_.join();
     return exit_code_;
 }
 
