@@ -15,6 +15,7 @@ using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // broadcaste
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;     // broadcaster: write batch
 // claimer: a cancel was requested somewhere; look for running jobs of ours that it concerns.
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>; // broadcaster: drop gone streams
 using prune_atom = caf::atom_constant<caf::atom("prune")>; // reaper: trim job_events
 // Maintenance (issue 13): maintainer: take, renew or check the lease; cleaner: delete expired
 // jobs; scheduler: enqueue due schedule slots.

@@ -38,12 +38,26 @@ struct broadcaster_state {
 
 using self_ptr = sse_broadcaster_actor::stateful_pointer<broadcaster_state>;
 
-// False when the subscriber must go: its client is gone, or it stopped reading.
-bool healthy(subscriber& s) {
+// Unsent bytes of all subscribers together.
+std::size_t total_pending(const broadcaster_state& st) {
+    std::size_t total = 0;
+    for (const auto& [_, sub] : st.subscribers)
+        total += sub.sink->pending_bytes();
+    return total;
+}
+
+// What one subscriber may hold unsent while all together are over kMaxPendingBytesTotal.
+std::size_t fair_share(const broadcaster_state& st) {
+    return kMaxPendingBytesTotal / std::max<std::size_t>(1, st.subscribers.size());
+}
+
+// False when the subscriber must go: its client is gone, or it stopped reading. `share` is what
+// it may hold unsent: less than kMaxPendingBytes while all together are over their budget.
+bool healthy(subscriber& s, std::size_t share = kMaxPendingBytes) {
     if (s.sink->failed())
         return false;
     auto pending = s.sink->pending_bytes();
-    if (pending > kMaxPendingBytes)
+    if (pending > kMaxPendingBytes || pending > share)
         return false;
     if (pending <= kSlowPendingBytes) {
         s.behind_since.reset();
@@ -55,12 +69,13 @@ bool healthy(subscriber& s) {
     return now - *s.behind_since <= kSlowFor;
 }
 
-bool deliver(subscriber& s, std::shared_ptr<std::string> bytes) {
+bool deliver(subscriber& s, std::shared_ptr<std::string> bytes,
+             std::size_t share = kMaxPendingBytes) {
     if (s.sink->failed())
         return false;
     s.sink->write(std::move(bytes));
     s.wrote_since_tick = true;
-    return healthy(s);
+    return healthy(s, share);
 }
 
 void drop(self_ptr self, std::uint64_t id, const char* why = nullptr) {
@@ -68,11 +83,15 @@ void drop(self_ptr self, std::uint64_t id, const char* why = nullptr) {
     if (it == self->state.subscribers.end())
         return;
     auto pending = it->second.sink->pending_bytes();
+    bool disconnected = it->second.sink->failed();
+    if (why)
+        it->second.sink->close();
+    else
+        // A reset frees the socket and what is queued for it now, not after a write timeout.
+        it->second.sink->abort();
     if (!why)
-        why = it->second.sink->failed() ? "disconnected" : "too slow";
-    it->second.sink->close();
+        why = disconnected ? "disconnected" : "too slow";
     self->state.subscribers.erase(it);
-    --*self->state.count;
     log::info("sse", std::string("subscriber dropped (") + why + ", " + std::to_string(pending) +
                          " bytes unsent); " + std::to_string(self->state.subscribers.size()) +
                          " streams open");
@@ -86,6 +105,7 @@ void deliver_pending(self_ptr self) {
     if (st.undelivered.empty())
         return;
     std::vector<std::uint64_t> gone;
+    auto share = total_pending(st) > kMaxPendingBytesTotal ? fair_share(st) : kMaxPendingBytes;
     // Unfiltered subscribers all get the same bytes: build them once and share the buffer.
     std::shared_ptr<std::string> everything;
     for (auto& [id, sub] : st.subscribers) {
@@ -108,7 +128,7 @@ void deliver_pending(self_ptr self) {
                 if (sub.filter.matches(*e))
                     *chunk += e->frame;
         }
-        if (!chunk->empty() && !deliver(sub, chunk))
+        if (!chunk->empty() && !deliver(sub, chunk, share))
             gone.push_back(id);
     }
     st.undelivered.clear();
@@ -157,15 +177,27 @@ void on_subscribe(self_ptr self, Subscribe& m) {
                                                   m.last_event_id <= st.latest_id
                                             : m.last_event_id == st.latest_id;
         std::string chunk;
+        const char* reason = "is outside the retained window";
         if (in_window) {
             // Events not yet delivered reach this subscriber with everyone else's next write.
             auto delivered = st.window.size() - st.undelivered.size();
-            for (std::size_t i = 0; i < delivered; ++i) {
+            for (std::size_t i = 0; i < delivered && chunk.size() <= kMaxReplayBytes; ++i) {
                 const auto& e = st.window[i];
                 if (e.id > m.last_event_id && sub.filter.matches(e))
                     chunk += e.frame;
             }
-        } else {
+            // A replay this large, or one that the other streams leave no room for, would have
+            // the stream dropped before it is sent: the client refetches instead.
+            if (chunk.size() > kMaxReplayBytes) {
+                in_window = false;
+                reason = "is too far behind to replay";
+            } else if (chunk.size() > kSlowPendingBytes &&
+                       total_pending(st) + chunk.size() > kMaxPendingBytesTotal) {
+                in_window = false;
+                reason = "is too far behind to replay while the server is this busy";
+            }
+        }
+        if (!in_window) {
             // The client missed more than we kept (or its id is ahead of the log: another
             // database, a restored backup). It must refetch; from here on it is live, and the
             // frame's id lets a reconnecting EventSource resume from this point, not the old id.
@@ -173,12 +205,11 @@ void on_subscribe(self_ptr self, Subscribe& m) {
             sub.after_id = head;
             chunk = "id: " + std::to_string(head) +
                     "\nevent: reset\ndata: {\"reason\":\"Last-Event-ID " +
-                    std::to_string(m.last_event_id) +
-                    " is outside the retained window; refetch state with GET /jobs\"}\n\n";
+                    std::to_string(m.last_event_id) + " " + reason +
+                    "; refetch state with GET /jobs\"}\n\n";
         }
         if (!chunk.empty() && !deliver(sub, std::make_shared<std::string>(std::move(chunk)))) {
-            sub.sink->close();
-            --*st.count;
+            sub.sink->abort();
             return;
         }
     }
@@ -189,6 +220,7 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, std::shared_ptr<
                                                  std::shared_ptr<std::atomic<int>> count) {
     self->state.count = std::move(count);
     self->delayed_send(self, std::chrono::seconds(cfg->sse_keepalive_s), keepalive_atom::value);
+    self->delayed_send(self, kSweepInterval, sweep_atom::value);
     return {
         [=](EventBatch& b) { on_batch(self, b); },
         [=](deliver_atom) { deliver_pending(self); },
@@ -206,6 +238,20 @@ sse_broadcaster_actor::behavior_type broadcaster(self_ptr self, std::shared_ptr<
                 drop(self, id);
             self->delayed_send(self, std::chrono::seconds(cfg->sse_keepalive_s),
                                keepalive_atom::value);
+        },
+        [=](sweep_atom) {
+            // Also between events: a stream that stalled after its last write (a replay it never
+            // reads) is dropped kSlowFor later, not at a keep-alive.
+            auto& st = self->state;
+            auto share =
+                total_pending(st) > kMaxPendingBytesTotal ? fair_share(st) : kMaxPendingBytes;
+            std::vector<std::uint64_t> gone;
+            for (auto& [id, sub] : st.subscribers)
+                if (!healthy(sub, share))
+                    gone.push_back(id);
+            for (auto id : gone)
+                drop(self, id);
+            self->delayed_send(self, kSweepInterval, sweep_atom::value);
         },
         [=](stop_atom) {
             std::vector<std::uint64_t> all;

@@ -19,6 +19,9 @@ class SseSink {
     virtual bool failed() const = 0;
     // Ends the response; the connection closes once queued bytes are written or time out.
     virtual void close() = 0;
+    // Drops the connection now, queued bytes and all (a reset, not a graceful close): for a
+    // client that stopped reading, whose queued bytes would otherwise stay until a timeout.
+    virtual void abort() = 0;
 };
 
 } // namespace conveyor

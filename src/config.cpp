@@ -329,6 +329,18 @@ const std::vector<Option>& options() {
                  throw ConfigError(n + ": " + *error);
              c.cors = std::get<CorsPolicy>(parsed);
          }},
+        // Bounded memory per request (issue 17 item 5).
+        {"MAX_CONNECTIONS", "max-connections", "12000",
+         "open HTTP connections at most, SSE streams included; more wait to be accepted",
+         integer(&Config::max_connections, 1, 1000000)},
+        // The `slack` job type (README "Adding a job type").
+        {"SLACK_WEBHOOK_URL", "slack-webhook-url", "unset",
+         "Slack incoming-webhook URL that slack jobs post to",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (!v.empty() && !has_scheme(v, {"http", "https"}))
+                 throw ConfigError(n + ": not an http:// or https:// URL (the value is not shown)");
+             c.slack_webhook_url = v;
+         }},
     };
     return all;
 }

@@ -62,6 +62,11 @@ struct Config {
     // Watching it (issue 14): CORS_ALLOWED_ORIGINS; unset sends no CORS header at all.
     CorsPolicy cors;
 
+    // Bounded memory per request (issue 17 item 5): 10,000 SSE subscribers plus API traffic.
+    int max_connections = 12000;
+    // The `slack` job type (README "Adding a job type").
+    std::string slack_webhook_url;
+
     // Exponential backoff of SPEC §2: min(base * 5^(n-1), max).
     std::chrono::milliseconds backoff_after(int failed_attempts) const;
 };

@@ -32,4 +32,28 @@ int json_nesting_depth(const std::string& text) {
     return deepest;
 }
 
+std::string compact_json(std::string text) {
+    auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
+    bool in_string = false, escaped = false;
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (is_space(c)) {
+            continue;
+        }
+        text[out++] = c;
+    }
+    text.resize(out);
+    return text;
+}
+
 } // namespace conveyor

@@ -10,4 +10,9 @@ std::string error_body(const std::string& code, const std::string& message);
 // documents nested deeper than we are willing to parse.
 int json_nesting_depth(const std::string& text);
 
+// The same JSON text without whitespace between tokens. PostgreSQL renders json and jsonb with
+// spaces after ':' and ','; the API answers compact JSON (README), so texts built by the
+// database pass through here. Linear, and it never parses: strings are copied untouched.
+std::string compact_json(std::string text);
+
 } // namespace conveyor

@@ -62,6 +62,17 @@ std::optional<std::string> read_addresses(const json& p, const std::string& name
     return std::nullopt;
 }
 
+// Recipients of one message, to + cc + bcc: one job must not turn into a mass mailing or an
+// SMTP session of thousands of RCPT commands.
+constexpr std::size_t kMaxRecipients = 100;
+
+std::size_t address_count(const json& p, const char* name) {
+    auto it = p.find(name);
+    if (it == p.end() || it->is_null())
+        return 0;
+    return it->is_array() ? it->size() : 1;
+}
+
 std::string join(const std::vector<std::string>& v, const char* sep) {
     std::string out;
     for (const auto& s : v)
@@ -236,6 +247,10 @@ class EmailHandler final : public Handler {
             return err;
         if (auto err = read_addresses(p, "bcc", false, nullptr))
             return err;
+        auto recipients = address_count(p, "to") + address_count(p, "cc") + address_count(p, "bcc");
+        if (recipients > kMaxRecipients)
+            return "to, cc and bcc hold " + std::to_string(recipients) + " addresses; at most " +
+                   std::to_string(kMaxRecipients) + " are allowed";
         auto subject = p.find("subject");
         if (subject == p.end() || !subject->is_string())
             return "subject is required (a string)";

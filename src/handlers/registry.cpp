@@ -25,6 +25,7 @@ void register_builtin_handlers(HandlerRegistry& registry, const Config& config) 
     registry.add("email", make_email_handler());
     registry.add("webhook", make_webhook_handler(config));
     registry.add("telegram", make_telegram_handler());
+    registry.add("slack", make_slack_handler());
 }
 
 } // namespace conveyor

@@ -89,7 +89,10 @@ struct ToHttp {
 } // namespace
 
 HttpReply to_http(RequestOutcome outcome) {
-    return std::visit(ToHttp{}, outcome);
+    auto reply = std::visit(ToHttp{}, outcome);
+    // Jobs and queues are rendered by PostgreSQL, which spaces its JSON.
+    reply.body = compact_json(std::move(reply.body));
+    return reply;
 }
 
 HttpReply error_reply(int status, const std::string& code, const std::string& message) {

@@ -9,6 +9,8 @@
 #include <restinio/all.hpp>
 
 #include "http/cors.hpp"
+#include "http/body_limit.hpp"
+#include "http/connection_watch.hpp"
 #include "http/replies.hpp"
 #include "http/request_parsing.hpp"
 #include "http/schedule_parsing.hpp"
@@ -24,7 +26,24 @@ namespace {
 using router_t = restinio::router::express_router_t<>;
 struct traits_t : public restinio::default_traits_t {
     using request_handler_t = router_t;
+    using http_methods_mapper_t = http_methods; // our body limit (http/body_limit.hpp)
+    static constexpr bool use_connection_count_limiter = true; // MAX_CONNECTIONS
+    using connection_state_listener_t = ConnectionWatch;
 };
+using connection_t = restinio::impl::connection_t<traits_t>;
+
+// RESTinio can close a connection only gracefully, after what is queued for it (up to
+// kMaxPendingBytes of a stalled SSE stream, for up to a write timeout). Aborting one needs its
+// socket, a private member: explicit instantiation may name it (C++17 [temp.explicit]/14), and
+// this gives us its member pointer.
+struct connection_socket {
+    using type = traits_t::stream_socket_t connection_t::*;
+    friend type socket_member(connection_socket);
+};
+template <typename Tag, typename Tag::type Member> struct expose_member {
+    friend typename Tag::type socket_member(Tag) { return Member; }
+};
+template struct expose_member<connection_socket, &connection_t::m_socket>;
 using request_t = restinio::request_handle_t;
 
 const char* reason(int status) {
@@ -81,9 +100,37 @@ std::vector<std::pair<std::string, std::string>> cors_for(const request_t& req) 
                    : std::vector<std::pair<std::string, std::string>>{};
 }
 
+// Set on the GET twin of a HEAD request (see Impl::unmatched): its answer keeps the headers and
+// drops the body. No client can send it, since a field name cannot hold ':'.
+const char* const kHeadRequest = ":conveyor-head";
+
+bool is_head(const request_t& req) {
+    return req->header().has_field(kHeadRequest);
+}
+
+restinio::http_status_line_t status_line(int status) {
+    return restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(status)}, reason(status)};
+}
+
+// A HEAD answer: the GET answer's headers and Content-Length, no body (RFC 9110 §9.3.2).
+void send_head_reply(const request_t& req, const HttpReply& r, const char* content_type) {
+    auto resp =
+        req->template create_response<restinio::user_controlled_output_t>(status_line(r.status));
+    resp.append_header(restinio::http_field::content_type, content_type);
+    for (auto& [name, value] : r.headers)
+        resp.append_header(name, value);
+    resp.set_content_length(r.body.size());
+    resp.done();
+}
+
 void send_reply(const request_t& req, HttpReply r) {
-    auto resp = req->create_response(restinio::http_status_line_t{
-        restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
+    if (is_head(req))
+        return send_head_reply(req, r, "application/json");
+    auto resp = req->create_response(status_line(r.status));
+    // The rest of a too large body may still be coming: the connection cannot be reused.
+    if (r.status == 413 || req->header().has_field(kBodyTooLarge))
+        resp.connection_close();
     bool typed = r.status == 204; // no body, no type
     for (const auto& h : r.headers)
         typed = typed || restinio::impl::is_equal_caseless(h.first, "Content-Type");
@@ -173,8 +220,9 @@ std::string param(const restinio::router::route_params_t& p, const char* name) {
 class RestinioSseSink final : public SseSink {
   public:
     using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
-    explicit RestinioSseSink(builder_t resp)
-        : resp_(std::move(resp)), state_(std::make_shared<State>()) {}
+    RestinioSseSink(builder_t resp, restinio::impl::connection_handle_t connection)
+        : resp_(std::move(resp)), connection_(std::move(connection)),
+          state_(std::make_shared<State>()) {}
     ~RestinioSseSink() override { close(); }
 
     using SseSink::write;
@@ -198,14 +246,34 @@ class RestinioSseSink final : public SseSink {
         closed_ = true;
         resp_.done();
     }
+    void abort() override {
+        if (closed_)
+            return;
+        closed_ = true;
+        // On the connection's own executor, where its socket may be touched. Shutting the socket
+        // down fails the connection's pending read and write, so RESTinio closes it, and with
+        // SO_LINGER 0 that close is a reset that discards what is queued.
+        auto conn = std::static_pointer_cast<connection_t>(connection_);
+        asio::post(conn->get_executor(), [conn] {
+            auto& socket = (*conn).*socket_member(connection_socket{});
+            if (!socket.is_open())
+                return;
+            asio::error_code ignored;
+            socket.set_option(asio::socket_base::linger(true, 0), ignored);
+            socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        });
+    }
 
-  private:
-    // Shared with flush callbacks, which run on I/O threads and may outlive the sink.
+    // Shared with flush callbacks and the connection watch, which may outlive the sink.
     struct State {
         std::atomic<std::size_t> pending{0};
         std::atomic<bool> failed{false};
     };
+    const std::shared_ptr<State>& state() const { return state_; }
+
+  private:
     builder_t resp_;
+    restinio::impl::connection_handle_t connection_;
     std::shared_ptr<State> state_;
     bool closed_ = false;
 };
@@ -226,6 +294,8 @@ struct HttpServer::Impl {
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
     scheduler_actor scheduler; // /schedules (issue 13)
+    router_t* head_router = nullptr; // owned by `server`; HEAD requests go through it again
+    std::shared_ptr<ConnectionWatch> watch = std::make_shared<ConnectionWatch>();
 
     Impl(std::shared_ptr<const Config> c, const HandlerRegistry& r, writer_actor w,
          controller_actor ctl, std::vector<reader_actor> rs, sse_broadcaster_actor b,
@@ -301,7 +371,8 @@ struct HttpServer::Impl {
     bool acceptable_post(const request_t& req) {
         if (!acceptable_write(req))
             return false;
-        if (req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
+        if (req->header().has_field(kBodyTooLarge) ||
+            req->body().size() > static_cast<size_t>(cfg.max_body_bytes)) {
             answer_error(req, 413, "body_too_large",
                          "request body exceeds MAX_BODY_BYTES=" +
                              std::to_string(cfg.max_body_bytes));
@@ -387,6 +458,11 @@ struct HttpServer::Impl {
         }
         if (draining)
             return answer(req, to_http(ShuttingDown{}));
+        if (is_head(req)) {
+            send_head_reply(req, HttpReply{200, "", {{"Cache-Control", "no-cache"}}},
+                            "text/event-stream");
+            return restinio::request_accepted();
+        }
         if (++*subscribers > cfg.sse_max_subscribers) {
             --*subscribers;
             return answer_error(req, 503, "too_many_subscribers",
@@ -394,6 +470,7 @@ struct HttpServer::Impl {
                                     " streams are open",
                                 {{"Retry-After", std::to_string(kRetryAfterS)}});
         }
+        auto connection = restinio::impl::access_req_connection(*req);
         auto resp = req->template create_response<restinio::chunked_output_t>();
         resp.append_header(restinio::http_field::content_type, "text/event-stream");
         resp.append_header(restinio::http_field::cache_control, "no-cache");
@@ -401,7 +478,14 @@ struct HttpServer::Impl {
         for (auto& [name, value] : cors_for(req))
             resp.append_header(name, value);
         resp.flush();
-        sub.sink = std::make_shared<RestinioSseSink>(std::move(resp));
+        auto sink = std::make_shared<RestinioSseSink>(std::move(resp), std::move(connection));
+        // The stream holds its place until its connection is gone, however it ends: a stream
+        // the broadcaster dropped may still hold a socket and its buffers for a moment.
+        watch->on_close(req->connection_id(), [state = sink->state(), subs = subscribers] {
+            state->failed = true;
+            --*subs;
+        });
+        sub.sink = std::move(sink);
         // The first bytes tell EventSource clients how soon to reconnect.
         sub.sink->write("retry: 1000\n\n");
         caf::anon_send(broadcaster, std::move(sub));
@@ -532,8 +616,23 @@ struct HttpServer::Impl {
         return restinio::request_accepted();
     }
 
+    // HEAD runs the GET route of its path (every one, including routes added later) on a copy
+    // of the request marked as HEAD, whose answer then goes out without its body.
+    restinio::request_handling_status_t head_as_get(const request_t& req) {
+        auto header = req->header();
+        header.method(restinio::http_method_get());
+        header.set_field(kHeadRequest, "1");
+        restinio::no_extra_data_factory_t no_extra_data;
+        auto twin = std::make_shared<restinio::request_t>(
+            req->request_id(), std::move(header), req->body(),
+            restinio::impl::access_req_connection(*req), req->remote_endpoint(), no_extra_data);
+        return (*head_router)(std::move(twin));
+    }
+
     // Unmatched requests: a known path with the wrong method is 405 with Allow, anything else 404.
     restinio::request_handling_status_t unmatched(const request_t& req) {
+        if (req->header().method() == restinio::http_method_head() && !is_head(req))
+            return head_as_get(req);
         std::string path(req->header().path());
         std::vector<std::string> methods;
         int best = -1;
@@ -564,10 +663,11 @@ struct HttpServer::Impl {
                     r.headers.push_back(std::move(h));
             return answer(req, std::move(r));
         }
-        return answer_error(req, 405, "method_not_allowed",
-                            std::string(req->header().method().c_str()) + " is not allowed on " +
-                                path,
-                            {{"Allow", allow}});
+        return answer_error(
+            req, 405, "method_not_allowed",
+            std::string(is_head(req) ? "HEAD" : req->header().method().c_str()) +
+                " is not allowed on " + path,
+            {{"Allow", allow}});
     }
 
     using Params = restinio::router::route_params_t;
@@ -676,6 +776,7 @@ struct HttpServer::Impl {
                       [](const request_t& req, HttpReply r) { send_reply(req, std::move(r)); },
                       subscribers});
         router->non_matched_request_handler([this](auto req) { return unmatched(req); });
+        head_router = router.get();
         return router;
     }
 };
@@ -695,20 +796,24 @@ HttpServer::~HttpServer() {
 void HttpServer::start() {
     auto* impl = impl_.get();
     cors_policy = &impl->cfg.cors;
-    // Bodies a little over the limit still get a proper 413 from our handler; RESTinio drops
-    // connections whose body is far larger without reading it all.
-    auto hard_limit = static_cast<std::uint64_t>(impl->cfg.max_body_bytes) * 2 + 65536;
+    // No more than MAX_BODY_BYTES of a body is kept; a larger one is read and dropped, and
+    // answered 413 (http/body_limit.hpp).
+    auto max_body = static_cast<std::uint64_t>(impl->cfg.max_body_bytes);
     auto settings =
         restinio::server_settings_t<traits_t>{}
             .address(impl->cfg.host)
             .port(static_cast<std::uint16_t>(impl->cfg.port))
             .request_handler(impl->routes())
             .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                          .max_body_size(hard_limit)
+                                          .max_body_size(max_body)
                                           .max_url_size(16 * 1024)
                                           .max_field_name_size(1024)
                                           .max_field_count(100)
                                           .max_field_value_size(16384))
+            .max_parallel_connections(static_cast<std::size_t>(impl->cfg.max_connections))
+            .connection_state_listener(impl->watch)
+            // Reading on while a response streams is how a closed SSE client is noticed at once.
+            .max_pipelined_requests(2)
             .read_next_http_message_timelimit(std::chrono::seconds(impl->cfg.http_read_timeout_s))
             // An SSE stream is one long response: it must outlive several keep-alives.
             .handle_request_timeout(

@@ -1,5 +1,7 @@
 #include "model/event.hpp"
 
+#include "json_util.hpp"
+
 namespace conveyor {
 
 std::string sse_frame(std::uint64_t id, const std::string& data, const std::string& kind) {
@@ -10,7 +12,7 @@ std::string sse_frame(std::uint64_t id, const std::string& data, const std::stri
     f += "\nevent: ";
     f += kind;
     f += "\ndata: ";
-    f += data; // one line: JSON escapes newlines
+    f += compact_json(data); // one line: JSON escapes newlines
     f += "\n\n";
     return f;
 }

@@ -15,6 +15,11 @@ struct Cursor {
     std::string id;
 };
 
+// A page of GET /jobs ends once its jobs hold this many bytes (of JSON), whatever the limit, so
+// that 1,000 jobs of 1 MiB payloads make 8 pages, not a 1 GiB answer. A page holds at least one
+// job.
+constexpr long long kMaxPageBytes = 8 * 1024 * 1024;
+
 struct ListQuery {
     std::vector<JobStatus> statuses;       // empty: any
     std::vector<std::string> job_types;    // empty: any

@@ -323,18 +323,19 @@ Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
         cursor_us = std::to_string(q.cursor->created_us);
         cursor_id = q.cursor->id;
     }
-    auto rows =
-        tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
-                         or_null(cursor_id), q.limit + 1, or_null(queues), or_null(q.unique_key));
+    auto rows = tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
+                                 or_null(cursor_id), q.limit + 1, or_null(queues), kMaxPageBytes,
+                                 or_null(q.unique_key));
     Page page;
     page.query = q;
-    for (const auto& row : rows) {
-        if (static_cast<int>(page.jobs.size()) == q.limit) {
-            const auto& last = rows[q.limit - 1];
+    for (pqxx::result::size_type i = 0; i < rows.size(); ++i) {
+        // One row more than the limit, or a row past the byte budget: the next page starts here.
+        if (static_cast<int>(page.jobs.size()) == q.limit || rows[i]["job"].is_null()) {
+            const auto& last = rows[i - 1];
             page.next = Cursor{last["created_us"].as<long long>(), last["id"].c_str()};
             break;
         }
-        page.jobs.emplace_back(row["job"].c_str());
+        page.jobs.emplace_back(rows[i]["job"].c_str());
     }
     return page;
 }

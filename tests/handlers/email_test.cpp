@@ -258,3 +258,24 @@ TEST_CASE("email: with credentials set, a server without STARTTLS receives nothi
     CHECK(sink.messages().empty());
     CHECK_FALSE(s->log_contains(kPassword));
 }
+
+TEST_CASE("email: more than 100 recipients across to, cc and bcc are refused at submit") {
+    TestDatabase db;
+    auto s = start_service(db);
+    auto addresses = [](const char* prefix, int n) {
+        json list = json::array();
+        for (int i = 0; i < n; ++i)
+            list.push_back(std::string(prefix) + std::to_string(i) + "@example.com");
+        return list;
+    };
+    json full = {{"to", addresses("t", 50)},
+                 {"cc", addresses("c", 40)},
+                 {"bcc", addresses("b", 10)},
+                 {"subject", "s"},
+                 {"text", "t"}};
+    CHECK(http_post_json(s->base_url() + "/jobs",
+                         json{{"job_type", "email"}, {"payload", full}}.dump())
+              .status == 201);
+    full["bcc"] = addresses("b", 11);
+    CHECK(contains(rejected(*s, "email", full), "at most 100"));
+}

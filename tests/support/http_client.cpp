@@ -39,6 +39,8 @@ HttpResponse http(const std::string& method, const std::string& url, const std::
     list = curl_slist_append(list, "Expect:");
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "HEAD") // a HEAD answer's Content-Length announces a body that never comes
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     if (method == "POST" || method == "PUT" || method == "PATCH" || !body.empty()) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
