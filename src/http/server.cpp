@@ -8,9 +8,9 @@
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
-#include "http/cors.hpp"
 #include "http/body_limit.hpp"
 #include "http/connection_watch.hpp"
+#include "http/cors.hpp"
 #include "http/replies.hpp"
 #include "http/request_parsing.hpp"
 #include "http/schedule_parsing.hpp"
@@ -293,7 +293,7 @@ struct HttpServer::Impl {
     std::atomic<bool> draining{false};
     std::atomic<int> bound_port{0};
     restinio::running_server_handle_t<traits_t> server;
-    scheduler_actor scheduler; // /schedules (issue 13)
+    scheduler_actor scheduler;       // /schedules (issue 13)
     router_t* head_router = nullptr; // owned by `server`; HEAD requests go through it again
     std::shared_ptr<ConnectionWatch> watch = std::make_shared<ConnectionWatch>();
 
@@ -663,11 +663,10 @@ struct HttpServer::Impl {
                     r.headers.push_back(std::move(h));
             return answer(req, std::move(r));
         }
-        return answer_error(
-            req, 405, "method_not_allowed",
-            std::string(is_head(req) ? "HEAD" : req->header().method().c_str()) +
-                " is not allowed on " + path,
-            {{"Allow", allow}});
+        return answer_error(req, 405, "method_not_allowed",
+                            std::string(is_head(req) ? "HEAD" : req->header().method().c_str()) +
+                                " is not allowed on " + path,
+                            {{"Allow", allow}});
     }
 
     using Params = restinio::router::route_params_t;

@@ -5,7 +5,10 @@ Set CONVEYOR_SCREENSHOTS to a directory to save the README's screenshots there."
 import http.server
 import os
 import threading
+import time
 import unittest
+
+from selenium.common.exceptions import StaleElementReferenceException
 
 from browser import By, find, start_browser, wait_text
 from support import Database, Service, free_port, job_status, request, submit, wait_until
@@ -117,12 +120,24 @@ class JobActions(DashboardCase):
         later = {"job_type": "noop", "payload": {}, "run_at": "2099-01-01T00:00:00Z"}
         job = submit(self.service, later)
         self.open("#/jobs/" + job)
-        find(self.browser, 'button[data-action="Cancel"]').click()
+        self.click('button[data-action="Cancel"]')
         self.assertTrue(wait_until(lambda: job_status(self.service, job) == "cancelled"))
-        find(self.browser, 'button[data-action="Retry"]').click()
+        self.click('button[data-action="Retry"]')
         self.assertTrue(wait_until(lambda: job_status(self.service, job) == "pending"))
-        find(self.browser, 'button[data-action="Delete"]').click()
+        self.click('button[data-action="Delete"]')
         self.assertTrue(wait_until(lambda: self.api("GET", "/jobs/" + job).status == 404))
+        find(self.browser, "#jobs")  # back on the list
+
+    def click(self, css):
+        """Clicks `css`, again if the page re-rendered it meanwhile (after an action, and on
+        each live event of the job, the page is drawn anew)."""
+        for _ in range(50):
+            try:
+                find(self.browser, css).click()
+                return
+            except StaleElementReferenceException:
+                time.sleep(0.1)
+        self.fail("could not click " + css)
 
 
 class TokenOncePerTab(DashboardCase):
