@@ -1,5 +1,4 @@
--- Controlling jobs (README "Controlling jobs"): cancellation, manual retry and delete, unique keys
--- and the Idempotency-Key header.
+-- Controlling jobs (README "Controlling jobs"): cancellation, manual retry and delete, unique keys.
 ALTER TABLE jobs
     DROP CONSTRAINT jobs_status_check,
     ADD CONSTRAINT jobs_status_check
@@ -19,20 +18,6 @@ CREATE UNIQUE INDEX jobs_unique_key_idx ON jobs (queue, unique_key)
 
 -- `deleted` events carry the job's last state; every other event is a `job` event.
 ALTER TABLE job_events ADD COLUMN kind text NOT NULL DEFAULT 'job';
-
--- One row per Idempotency-Key seen: the fingerprint of the request it came with, and once the
--- request has been answered, the status and the ids of the jobs it concerns. A row without a
--- status belongs to a request still in flight.
-CREATE TABLE idempotency_keys (
-    key         text        PRIMARY KEY,
-    fingerprint text        NOT NULL,
-    status      integer,
-    job_ids     uuid[],
-    body        text, -- bulk actions: the answer itself
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    expires_at  timestamptz NOT NULL
-);
-CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
 
 CREATE OR REPLACE FUNCTION conveyor_job_json(j jobs) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE

@@ -32,7 +32,7 @@ struct NewJob {
     std::optional<std::string> unique_key;
 };
 
-// Longest unique_key and Idempotency-Key accepted.
+// Longest unique_key accepted.
 constexpr std::size_t kMaxKeyLength = 255;
 
 // A queue name: [a-z0-9][a-z0-9_.-]{0,63} (also checked by the database).
