@@ -7,27 +7,13 @@
 
 #include "support/fake_http_server.hpp"
 #include "support/handler_api.hpp"
+#include "support/secret_file.hpp"
 #include "support/smtp_sink.hpp"
 
 using namespace handlertest;
 using namespace testsupport;
 
-namespace {
-
-struct SecretFile {
-    std::string path;
-    explicit SecretFile(const std::string& content) {
-        char tmpl[] = "/tmp/conveyor-secret.XXXXXX";
-        int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-        close(fd);
-        path = tmpl;
-    }
-    ~SecretFile() { std::remove(path.c_str()); }
-};
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("secret files: the bot token of TELEGRAM_BOT_TOKEN_FILE is used and never logged") {
     const std::string token = "987654321:AAF-file_secret-token";

@@ -9,24 +9,12 @@
 #include "support/database.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
+#include "support/secret_file.hpp"
 #include "support/server_process.hpp"
 
 using namespace testsupport;
 
 namespace {
-
-struct SecretFile {
-    std::string path;
-    explicit SecretFile(const std::string& content) {
-        char tmpl[] = "/tmp/conveyor-secret.XXXXXX";
-        int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-        close(fd);
-        path = tmpl;
-    }
-    ~SecretFile() { std::remove(path.c_str()); }
-};
 
 std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))

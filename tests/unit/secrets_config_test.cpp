@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "config.hpp"
+#include "support/secret_file.hpp"
 
 using namespace conveyor;
+using testsupport::SecretFile;
 
 namespace {
 ParsedArgs parse(std::map<std::string, std::string> env, std::vector<const char*> args = {}) {
@@ -22,20 +24,6 @@ std::string error_of(std::map<std::string, std::string> env, std::vector<const c
     }
     return "";
 }
-
-// A file holding `content`, removed when the object goes.
-struct SecretFile {
-    std::string path;
-    explicit SecretFile(const std::string& content) {
-        char tmpl[] = "/tmp/conveyor-secret.XXXXXX";
-        int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-        close(fd);
-        path = tmpl;
-    }
-    ~SecretFile() { std::remove(path.c_str()); }
-};
 } // namespace
 
 TEST_CASE("protected mode: no API_TOKEN on a non-loopback HOST stops start-up") {
