@@ -7,6 +7,7 @@
 #include "engine/leadership.hpp"
 #include "log.hpp"
 #include "store/connection.hpp"
+#include "store/idempotency.hpp"
 #include "store/retention.hpp"
 
 namespace conveyor {
@@ -83,6 +84,15 @@ bool clean(self_ptr self, const Config& cfg) {
     }
     if (!report.empty())
         log::info("cleaner", "deleted " + report + " jobs past their retention");
+    // Idempotency keys past IDEMPOTENCY_TTL_S: small rows, deleted the same way.
+    try {
+        int budget = kCleanBatchesPerRun;
+        for (bool full = true; full && budget > 0 && is_maintainer(); --budget)
+            full = store::prune_idempotency_keys(st.conn->get(), kCleanBatch) == kCleanBatch;
+        more = more || budget == 0;
+    } catch (const std::exception& e) {
+        return failed(self, e);
+    }
     return more;
 }
 

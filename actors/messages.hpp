@@ -68,6 +68,22 @@ struct ChangeJobs {
     ReplyTo reply;
 };
 
+// --- Requests with an Idempotency-Key (README "Idempotency keys"), through the idempotency
+// keeper: the request as it would go to the writer (InsertJobs) or the controller (ChangeJobs).
+struct IdempotentRequest {
+    std::string key;
+    std::string fingerprint;
+    std::variant<InsertJobs, ChangeJobs> request;
+};
+// writer or controller → keeper: the request taken with `token` was answered; record the
+// answer for repeats, then give it to `reply`.
+struct KeyAnswered {
+    std::string key;
+    std::string token;
+    RequestOutcome outcome;
+    ReplyTo reply;
+};
+
 // --- Reads, answered by a reader.
 struct GetJob {
     std::string id;
@@ -120,5 +136,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::GetQueues)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::AttemptFinished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ChangeJob)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::ChangeJobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::IdempotentRequest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::KeyAnswered)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::EventBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(conveyor::Subscribe)

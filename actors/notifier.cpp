@@ -1,5 +1,7 @@
 #include "actors/notifier.hpp"
 
+#include <future>
+
 #include <poll.h>
 
 #include <caf/actor_system.hpp>
@@ -119,7 +121,7 @@ bool works(const Config& cfg, const std::string& queue) {
 }
 
 void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, claimer_actor claimer,
-              sse_broadcaster_actor broadcaster) {
+              sse_broadcaster_actor broadcaster, std::shared_ptr<std::promise<void>> ready) {
     bool running = true;
     bool window_loaded = false;
     std::unique_ptr<pqxx::connection> conn;
@@ -158,6 +160,7 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
                         reader.last = recent.back().id;
                     caf::anon_send(broadcaster, EventBatch{std::move(recent), true});
                     window_loaded = true;
+                    ready->set_value();
                 }
                 if (failures > 0)
                     log::info("notifier", "LISTEN connection re-established");
@@ -200,8 +203,10 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
 } // namespace
 
 caf::actor spawn_notifier(caf::actor_system& sys, std::shared_ptr<const Config> cfg,
-                          claimer_actor claimer, sse_broadcaster_actor broadcaster) {
-    return sys.spawn<caf::detached>(notifier, std::move(cfg), claimer, broadcaster);
+                          claimer_actor claimer, sse_broadcaster_actor broadcaster,
+                          std::shared_ptr<std::promise<void>> ready) {
+    return sys.spawn<caf::detached>(notifier, std::move(cfg), claimer, broadcaster,
+                                    std::move(ready));
 }
 
 } // namespace conveyor

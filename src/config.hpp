@@ -52,6 +52,8 @@ struct Config {
     long retention_failed_s = 604800;
     long retention_cancelled_s = 86400;
     int maintainer_lease_s = 15;
+    // How long an Idempotency-Key is remembered (issue 12).
+    long idempotency_ttl_s = 86400;
 
     // Security hardening (issue 17; SECURITY.md says what each one protects).
     std::string api_read_token;         // API_READ_TOKEN: may only read (GET routes, /events)

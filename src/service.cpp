@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include <future>
+
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -112,6 +114,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     auto worker = make_worker_id();
     auto writer = spawn_writer(sys, cfg, worker);
     auto controller = spawn_controller(sys, cfg);
+    auto keeper = spawn_idempotency_keeper(sys, cfg, writer, controller);
     std::vector<reader_actor> readers;
     for (int i = 0; i < cfg->db_readers; ++i)
         readers.push_back(spawn_reader(sys, cfg));
@@ -119,7 +122,9 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     auto reaper = spawn_reaper(sys, cfg, claimer);
     auto subscribers = std::make_shared<std::atomic<int>>(0);
     auto broadcaster = spawn_sse_broadcaster(sys, cfg, subscribers);
-    auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster);
+    auto window = std::make_shared<std::promise<void>>();
+    auto window_loaded = window->get_future();
+    auto notifier = spawn_notifier(sys, cfg, claimer, broadcaster, window);
     // Maintenance (issue 13): the lease that lets one process run the reaper, cleaner, schedules.
     auto maintainer = spawn_maintainer(sys, cfg, worker);
     auto cleaner = spawn_cleaner(sys, cfg);
@@ -147,6 +152,7 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
         stop_and_wait(self, claimer, "claimer");
         stop_and_wait(self, writer, "writer");
         stop_and_wait(self, controller, "controller");
+        stop_and_wait(self, keeper, "idempotency keeper");
         // The last completions and releases were just committed: let their events reach this
         // process's streams (the notifier reads within milliseconds) before closing them.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -156,8 +162,13 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
             stop_and_wait(self, r, "reader");
     };
 
+    // Serve once live events start: a stream opened earlier would miss the first ones.
+    if (window_loaded.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+        log::warn("service", "the event log is not loaded after 30 s; serving anyway (streams "
+                             "opened now may miss events until it is)");
     HttpServer http(cfg, registry, writer, controller, readers, broadcaster, subscribers);
     http.set_scheduler(scheduler);
+    http.set_idempotency_keeper(keeper);
     try {
         http.start();
     } catch (const std::exception& e) {

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <mutex>
 #include <new>
+#include <vector>
 
 namespace conveyor::curl {
 
 namespace {
 
 // Executors of blocking handlers run on short-lived threads, so thread-local handles would
-// never be reused; one share gives every transfer the same connection cache, DNS cache and
-// TLS sessions instead.
+// never be reused; one share gives every transfer the same DNS cache and TLS sessions instead.
 class Share {
   public:
     Share() : share_(curl_share_init()) {
@@ -19,7 +19,6 @@ class Share {
         curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &Share::lock);
         curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &Share::unlock);
         curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-        curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     }
@@ -46,6 +45,37 @@ Share& share() {
     // exits, and the share must outlive every easy handle that uses it.
     static Share* s = new Share();
     return *s;
+}
+
+// Connections are kept by multi handles, each lent to one transfer at a time: libcurl does not
+// support a connection cache used by concurrent threads (CURL_LOCK_DATA_CONNECT in a share;
+// seen here as heap corruption under parallel webhooks). A finished transfer's connection waits
+// in its multi handle for the next transfer that borrows it; the last one returned is lent
+// first, so sequential jobs reuse one connection. There are never more multi handles than
+// transfers that ran at the same time.
+class MultiPool {
+  public:
+    CURLM* take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (free_.empty())
+            return curl_multi_init();
+        CURLM* m = free_.back();
+        free_.pop_back();
+        return m;
+    }
+    void give_back(CURLM* m) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(m);
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<CURLM*> free_;
+};
+
+MultiPool& multis() {
+    static MultiPool* pool = new MultiPool(); // never destroyed, as share()
+    return *pool;
 }
 
 std::size_t write_capped(char* data, std::size_t size, std::size_t n, void* user) {
@@ -116,10 +146,10 @@ std::string Easy::describe(CURLcode code, const std::string& secret) const {
 }
 
 CURLcode perform(CURL* h, const HandlerContext& ctx) {
-    struct MultiDeleter {
-        void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+    struct GiveBack {
+        void operator()(CURLM* m) const { multis().give_back(m); }
     };
-    std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+    std::unique_ptr<CURLM, GiveBack> multi(multis().take());
     if (!multi || curl_multi_add_handle(multi.get(), h) != CURLM_OK)
         return CURLE_OUT_OF_MEMORY;
     CURLcode result = CURLE_OK;

@@ -29,18 +29,29 @@ HttpReply unavailable(const std::string& code, const std::string& message) {
     return r;
 }
 
+// Tells the client (and its logs) that nothing ran again: the answer is to an earlier request.
+HttpReply replayed(HttpReply r, bool replayed) {
+    if (replayed)
+        r.headers.emplace_back("Idempotent-Replayed", "true");
+    return r;
+}
+
 struct ToHttp {
     HttpReply operator()(Inserted& m) const {
         if (m.batch) {
             std::vector<std::string> items;
             for (auto& j : m.jobs)
                 items.push_back(std::move(j.json));
-            return {201, json_array(items), {}};
+            return replayed({201, json_array(items), {}}, m.replayed);
         }
         auto& job = m.jobs.front();
-        return {job.duplicate ? 200 : 201, std::move(job.json), {{"Location", "/jobs/" + job.id}}};
+        return replayed(
+            {job.duplicate ? 200 : 201, std::move(job.json), {{"Location", "/jobs/" + job.id}}},
+            m.replayed);
     }
-    HttpReply operator()(Found& m) const { return {200, std::move(m.json), {}}; }
+    HttpReply operator()(Found& m) const {
+        return replayed({200, std::move(m.json), {}}, m.replayed);
+    }
     HttpReply operator()(Accepted& m) const { return {202, std::move(m.json), {}}; }
     HttpReply operator()(Deleted&) const { return {204, "", {}}; }
     HttpReply operator()(Listed& m) const { return {200, json_array(m.items), {}}; }
@@ -70,6 +81,17 @@ struct ToHttp {
         nlohmann::json body = {{"error", {{"code", "conflict"}, {"message", m.message}}},
                                {"status", to_string(m.status)}};
         return {409, body.dump(), {}};
+    }
+    HttpReply operator()(KeyConflict& m) const {
+        if (!m.in_flight)
+            return error_reply(422, "idempotency_key_reused",
+                               "this Idempotency-Key was used for a different request (method, "
+                               "path or body); use a new key");
+        auto r = error_reply(409, "idempotency_key_in_flight",
+                             "a request with this Idempotency-Key is still being processed; "
+                             "repeat it in a moment");
+        r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterS));
+        return r;
     }
     HttpReply operator()(StoreUnavailable) const {
         return unavailable("database_unavailable", "the database is not reachable; retry later");

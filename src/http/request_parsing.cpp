@@ -536,4 +536,35 @@ std::variant<ActionTarget, ApiError> parse_bulk_target(const std::string& body) 
     return target;
 }
 
+std::variant<std::string, ApiError> parse_idempotency_key(const std::string& value) {
+    auto bad = [](const std::string& why) {
+        return ApiError{400, "invalid_idempotency_key", "Idempotency-Key " + why};
+    };
+    std::string key;
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        for (size_t i = 1; i + 1 < value.size(); ++i) {
+            char c = value[i];
+            if (c == '"')
+                return bad("has an unescaped '\"' inside its quotes");
+            if (c == '\\') {
+                if (i + 2 >= value.size() || (value[i + 1] != '"' && value[i + 1] != '\\'))
+                    return bad("has a '\\' that escapes neither '\"' nor '\\'");
+                c = value[++i];
+            }
+            key += c;
+        }
+    } else {
+        key = value;
+    }
+    if (key.empty())
+        return bad("is empty");
+    if (key.size() > kMaxIdempotencyKey)
+        return bad("is " + std::to_string(key.size()) + " characters long; at most " +
+                   std::to_string(kMaxIdempotencyKey) + " are allowed");
+    for (char c : key)
+        if (c < 0x20 || c > 0x7e)
+            return bad("must be printable ASCII");
+    return key;
+}
+
 } // namespace conveyor

@@ -40,6 +40,12 @@ std::variant<std::optional<int>, ApiError> parse_queue_patch(const std::string& 
 // array of strings; at least one key).
 std::variant<ActionTarget, ApiError> parse_bulk_target(const std::string& body);
 
+// An Idempotency-Key header value (SPEC §9): 1..kMaxIdempotencyKey printable ASCII characters,
+// bare or as a structured-field string ("..." with \" and \\ escapes, as the IETF draft writes
+// it) → the key; otherwise a 400 naming the header.
+constexpr size_t kMaxIdempotencyKey = 255;
+std::variant<std::string, ApiError> parse_idempotency_key(const std::string& value);
+
 // RFC 3339 date-time with a time zone ("2026-11-26T05:02:39.123Z", "...+02:00").
 bool is_rfc3339(const std::string& s);
 

@@ -11,6 +11,7 @@
 #include "http/body_limit.hpp"
 #include "http/connection_watch.hpp"
 #include "http/cors.hpp"
+#include "http/fingerprint.hpp"
 #include "http/replies.hpp"
 #include "http/request_parsing.hpp"
 #include "http/schedule_parsing.hpp"
@@ -286,6 +287,7 @@ struct HttpServer::Impl {
     const HandlerRegistry& registry;
     writer_actor writer;
     controller_actor controller;
+    idempotency_keeper_actor keeper;
     std::vector<reader_actor> readers;
     sse_broadcaster_actor broadcaster;
     std::shared_ptr<std::atomic<int>> subscribers;
@@ -396,6 +398,31 @@ struct HttpServer::Impl {
         InsertJobs insert;
         insert.jobs.push_back(std::move(std::get<NewJob>(parsed)));
         insert.reply = reply_to(req);
+        return submit(req, std::move(insert));
+    }
+
+    // With an Idempotency-Key the request goes through the keeper, which runs it at most once;
+    // answers 400 for a malformed key. Returns nothing when there is no key.
+    template <typename Request>
+    std::optional<restinio::request_handling_status_t> through_keeper(const request_t& req,
+                                                                      Request& request) {
+        auto value = req->header().opt_value_of("Idempotency-Key");
+        if (!value)
+            return std::nullopt;
+        auto key = parse_idempotency_key(std::string(value->data(), value->size()));
+        if (auto* e = std::get_if<ApiError>(&key))
+            return answer_error(req, e->status, e->code, e->message);
+        IdempotentRequest m{std::move(std::get<std::string>(key)),
+                            request_fingerprint(req->header().method().c_str(),
+                                                std::string(req->header().path()), req->body()),
+                            std::move(request)};
+        caf::anon_send(keeper, std::move(m));
+        return restinio::request_accepted();
+    }
+
+    restinio::request_handling_status_t submit(const request_t& req, InsertJobs insert) {
+        if (auto handled = through_keeper(req, insert))
+            return *handled;
         caf::anon_send(writer, WriteCommand{std::move(insert)});
         return restinio::request_accepted();
     }
@@ -406,10 +433,9 @@ struct HttpServer::Impl {
         auto parsed = parse_batch(req->body(), registry);
         if (auto* e = std::get_if<ApiError>(&parsed))
             return answer_error(req, e->status, e->code, e->message);
-        InsertJobs insert{
-            std::move(std::get<std::vector<NewJob>>(parsed)), true, reply_to(req), {}};
-        caf::anon_send(writer, WriteCommand{std::move(insert)});
-        return restinio::request_accepted();
+        return submit(
+            req,
+            InsertJobs{std::move(std::get<std::vector<NewJob>>(parsed)), true, reply_to(req), {}});
     }
 
     // Decodes the query string; answers 400 and returns nothing when it is malformed.
@@ -530,8 +556,10 @@ struct HttpServer::Impl {
         auto target = parse_bulk_target(req->body());
         if (auto* e = std::get_if<ApiError>(&target))
             return answer_error(req, e->status, e->code, e->message);
-        caf::anon_send(controller, ChangeJobs{action, std::move(std::get<ActionTarget>(target)),
-                                              reply_to(req)});
+        ChangeJobs change{action, std::move(std::get<ActionTarget>(target)), reply_to(req)};
+        if (auto handled = through_keeper(req, change))
+            return *handled;
+        caf::anon_send(controller, std::move(change));
         return restinio::request_accepted();
     }
 
@@ -844,6 +872,10 @@ int HttpServer::port() const {
 
 void HttpServer::set_draining() {
     impl_->draining = true;
+}
+
+void HttpServer::set_idempotency_keeper(idempotency_keeper_actor keeper) {
+    impl_->keeper = std::move(keeper);
 }
 
 void HttpServer::set_scheduler(scheduler_actor scheduler) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/controller.hpp"
+#include "actors/idempotency_keeper.hpp"
 #include "actors/reader.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/sse_broadcaster.hpp"
@@ -38,6 +39,8 @@ class HttpServer {
     int port() const;
     // From now on, submissions get 503 shutting_down.
     void set_draining();
+    // The actor running requests with an Idempotency-Key; set before start().
+    void set_idempotency_keeper(idempotency_keeper_actor keeper);
     // The actor answering /schedules (issue 13); set before start().
     void set_scheduler(scheduler_actor scheduler);
     void stop();

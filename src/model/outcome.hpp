@@ -22,12 +22,14 @@ struct InsertedJob {
 // Jobs stored, in the order submitted.
 struct Inserted {
     std::vector<InsertedJob> jobs;
-    bool batch = false; // POST /jobs/batch: answered as an array
+    bool batch = false;    // POST /jobs/batch: answered as an array
+    bool replayed = false; // the answer to an earlier request with the same Idempotency-Key
 };
 
 // One job or queue, rendered as API JSON.
 struct Found {
     std::string json;
+    bool replayed = false; // as in Inserted
 };
 
 // The request was taken and will complete later (a cancel reaching a running job): the job now.
@@ -68,6 +70,12 @@ struct Conflict {
     std::string message;
 };
 
+// The Idempotency-Key names another request (a different body, method or path), or the same
+// request that is still running.
+struct KeyConflict {
+    bool in_flight = false;
+};
+
 // The database cannot be reached: nothing was done, the client may retry.
 struct StoreUnavailable {};
 
@@ -84,7 +92,7 @@ struct ScheduleStored {
 
 using RequestOutcome =
     std::variant<Inserted, Found, Accepted, Deleted, Listed, Page, Health, NotFound, Conflict,
-                 StoreUnavailable, StoreFailed, ShuttingDown, ScheduleStored>;
+                 KeyConflict, StoreUnavailable, StoreFailed, ShuttingDown, ScheduleStored>;
 
 // Answers one request; callable from any thread, exactly once.
 using ReplyTo = std::function<void(RequestOutcome)>;

@@ -61,7 +61,8 @@ class OpenApi(unittest.TestCase):
                     self.assertIn(method, METHODS)
                     self.assertTrue(op.get("summary"))
                     self.assertTrue(op.get("responses"))
-                    params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+                    params = [self.resolve(p) for p in op.get("parameters", [])]
+                    params = {p["name"] for p in params if p["in"] == "path"}
                     self.assertEqual(params, {s[1:-1] for s in path.split("/") if s.startswith("{")})
 
     def test_every_route_the_readme_names_is_in_the_document(self):
@@ -110,7 +111,9 @@ class OpenApi(unittest.TestCase):
         if "application/json" in content:
             schema = self.resolve(content["application/json"]["schema"])
             Draft202012Validator(schema, resolver=self.resolver).validate(json.loads(r.body))
-        for name in response.get("headers", {}):
+        for name, header in response.get("headers", {}).items():
+            if header.get("required") is False:  # documented as sometimes there
+                continue
             if r.status in (201, 302) or name == "Retry-After":
                 self.assertTrue(r.header(name), "%s %s: no %s header" % (method, path, name))
         return r

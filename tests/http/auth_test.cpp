@@ -130,7 +130,7 @@ TEST_CASE("with the bearer token every route answers normally") {
     CHECK(bad.status == 400);
 }
 
-TEST_CASE("GET /events takes ?access_token= for browsers; a wrong one is 401") {
+TEST_CASE("GET /events takes ?access_token= for browsers, and a wrong one is 401") {
     AuthApi api;
     CHECK(events_status(api.url("/events?access_token=" + kToken)) == 200);
     CHECK(events_status(api.url("/events?job_type=noop&access_token=" + kToken)) == 200);
