@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/request_transaction.hpp"
 #include "log.hpp"
 #include "store/queries.hpp"
 
@@ -19,25 +20,6 @@ struct controller_state {
 };
 
 using self_ptr = controller_actor::stateful_pointer<controller_state>;
-
-// Runs `body` in its own transaction; the outcome of a failure is returned instead of thrown.
-template <typename F> std::optional<RequestOutcome> in_transaction(self_ptr self, F&& body) {
-    auto& conn = *self->state.conn;
-    try {
-        pqxx::work tx(conn.get());
-        body(tx);
-        tx.commit();
-        return std::nullopt;
-    } catch (const pqxx::broken_connection& e) {
-        conn.reset();
-        log::warn("controller", std::string("database connection lost: ") + e.what());
-        return StoreUnavailable{};
-    } catch (const std::exception& e) {
-        conn.reset_if_broken();
-        log::error("controller", std::string("job action failed: ") + e.what());
-        return StoreFailed{};
-    }
-}
 
 std::string state_message(JobAction action, JobStatus status) {
     return std::string("cannot ") + to_string(action) + " a job that is " + to_string(status);
@@ -76,13 +58,14 @@ RequestOutcome single_outcome(JobAction action, const std::string& id,
 void change_one(self_ptr self, ChangeJob& m) {
     std::vector<store::ActionRow> rows;
     std::optional<std::string> current;
-    auto failed = in_transaction(self, [&](pqxx::transaction_base& tx) {
-        rows = store::apply_action(tx, m.action, {m.id});
-        // A cancel that found the job already cancelled or already asked to stop answers with
-        // the job as it is.
-        if (!rows.empty() && !rows.front().changed && m.action == JobAction::cancel)
-            current = store::get_job_json(tx, m.id);
-    });
+    auto failed = in_transaction(
+        *self->state.conn, "controller", "job action", [&](pqxx::transaction_base& tx) {
+            rows = store::apply_action(tx, m.action, {m.id});
+            // A cancel that found the job already cancelled or already asked to stop answers with
+            // the job as it is.
+            if (!rows.empty() && !rows.front().changed && m.action == JobAction::cancel)
+                current = store::get_job_json(tx, m.id);
+        });
     if (failed) {
         m.reply(std::move(*failed));
         return;
@@ -100,9 +83,10 @@ void change_many(self_ptr self, ChangeJobs& m) {
             changed += r.changed ? 1 : 0;
     };
     if (!m.target.filter) {
-        if (auto failed = in_transaction(self, [&](pqxx::transaction_base& tx) {
-                count(store::apply_action(tx, m.action, m.target.ids));
-            })) {
+        if (auto failed = in_transaction(*self->state.conn, "controller", "job action",
+                                         [&](pqxx::transaction_base& tx) {
+                                             count(store::apply_action(tx, m.action, m.target.ids));
+                                         })) {
             m.reply(std::move(*failed));
             return;
         }
@@ -110,11 +94,12 @@ void change_many(self_ptr self, ChangeJobs& m) {
         std::optional<std::string> after;
         for (;;) {
             std::vector<std::string> page;
-            auto failed = in_transaction(self, [&](pqxx::transaction_base& tx) {
-                page = store::bulk_page(tx, *m.target.filter, after, kBulkBatch);
-                if (!page.empty())
-                    count(store::apply_action(tx, m.action, page));
-            });
+            auto failed = in_transaction(
+                *self->state.conn, "controller", "job action", [&](pqxx::transaction_base& tx) {
+                    page = store::bulk_page(tx, *m.target.filter, after, kBulkBatch);
+                    if (!page.empty())
+                        count(store::apply_action(tx, m.action, page));
+                });
             if (failed) {
                 // Pages already done stay done: say how far it got.
                 log::warn("controller", std::string("bulk ") + to_string(m.action) +

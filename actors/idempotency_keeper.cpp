@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/request_transaction.hpp"
 #include "log.hpp"
 #include "store/connection.hpp"
 #include "store/idempotency.hpp"
@@ -25,25 +26,6 @@ struct keeper_state {
 };
 
 using self_ptr = idempotency_keeper_actor::stateful_pointer<keeper_state>;
-
-// Runs `body` in its own transaction; the outcome of a failure is returned instead of thrown.
-template <typename F> std::optional<RequestOutcome> in_transaction(self_ptr self, F&& body) {
-    auto& conn = *self->state.conn;
-    try {
-        pqxx::work tx(conn.get());
-        body(tx);
-        tx.commit();
-        return std::nullopt;
-    } catch (const pqxx::broken_connection& e) {
-        conn.reset();
-        log::warn("idempotency", std::string("database connection lost: ") + e.what());
-        return StoreUnavailable{};
-    } catch (const std::exception& e) {
-        conn.reset_if_broken();
-        log::error("idempotency", std::string("idempotency key failed: ") + e.what());
-        return StoreFailed{};
-    }
-}
 
 ReplyTo& reply_of(IdempotentRequest& m) {
     return std::visit([](auto& r) -> ReplyTo& { return r.reply; }, m.request);
@@ -109,37 +91,38 @@ void take(self_ptr self, IdempotentRequest& m) {
             ids.push_back(j.id);
     std::optional<store::KeyHold> hold;
     std::optional<RequestOutcome> answer;
-    auto failed = in_transaction(self, [&](pqxx::transaction_base& tx) {
-        // A concurrent taker's row is invisible to the statement's snapshot until it commits;
-        // the second statement, with a new snapshot, sees it.
-        for (int i = 0; i < 2 && !hold; ++i)
-            hold =
-                store::take_idempotency_key(tx, m.key, m.fingerprint, ids, st.ttl_s, kKeyInFlightS);
-        if (!hold) {
-            answer = KeyConflict{true};
-        } else if (!hold->taken) {
-            if (hold->fingerprint != m.fingerprint)
-                answer = KeyConflict{false};
-            else if (!hold->response)
+    auto failed = in_transaction(
+        *self->state.conn, "idempotency", "idempotency key", [&](pqxx::transaction_base& tx) {
+            // A concurrent taker's row is invisible to the statement's snapshot until it commits;
+            // the second statement, with a new snapshot, sees it.
+            for (int i = 0; i < 2 && !hold; ++i)
+                hold = store::take_idempotency_key(tx, m.key, m.fingerprint, ids, st.ttl_s,
+                                                   kKeyInFlightS);
+            if (!hold) {
                 answer = KeyConflict{true};
-            else
-                answer = replay(tx, *hold);
-        } else if (insert && hold->job_ids != ids && hold->job_ids.size() == ids.size()) {
-            // Taken over from a taker that died in flight: if its insert committed, its jobs are
-            // there, and they are the answer; otherwise run with its ids.
-            auto rows = store::jobs_by_ids(tx, hold->job_ids);
-            if (std::any_of(rows.begin(), rows.end(),
-                            [](const auto& r) { return r.has_value(); })) {
-                auto out = current_jobs(tx, hold->job_ids, {{"batch", insert->batch}});
-                store::complete_idempotency_key(tx, m.key, hold->token, record_of(out)->first,
-                                                hold->job_ids);
-                answer = std::move(out);
-            } else {
-                for (size_t i = 0; i < ids.size(); ++i)
-                    insert->jobs[i].id = hold->job_ids[i];
+            } else if (!hold->taken) {
+                if (hold->fingerprint != m.fingerprint)
+                    answer = KeyConflict{false};
+                else if (!hold->response)
+                    answer = KeyConflict{true};
+                else
+                    answer = replay(tx, *hold);
+            } else if (insert && hold->job_ids != ids && hold->job_ids.size() == ids.size()) {
+                // Taken over from a taker that died in flight: if its insert committed, its jobs
+                // are there, and they are the answer; otherwise run with its ids.
+                auto rows = store::jobs_by_ids(tx, hold->job_ids);
+                if (std::any_of(rows.begin(), rows.end(),
+                                [](const auto& r) { return r.has_value(); })) {
+                    auto out = current_jobs(tx, hold->job_ids, {{"batch", insert->batch}});
+                    store::complete_idempotency_key(tx, m.key, hold->token, record_of(out)->first,
+                                                    hold->job_ids);
+                    answer = std::move(out);
+                } else {
+                    for (size_t i = 0; i < ids.size(); ++i)
+                        insert->jobs[i].id = hold->job_ids[i];
+                }
             }
-        }
-    });
+        });
     auto& reply = reply_of(m);
     if (failed || answer) {
         reply(std::move(failed ? *failed : *answer));
@@ -159,12 +142,13 @@ void take(self_ptr self, IdempotentRequest& m) {
 
 void answered(self_ptr self, KeyAnswered& a) {
     auto record = record_of(a.outcome);
-    auto failed = in_transaction(self, [&](pqxx::transaction_base& tx) {
-        if (record)
-            store::complete_idempotency_key(tx, a.key, a.token, record->first, record->second);
-        else
-            store::release_idempotency_key(tx, a.key, a.token);
-    });
+    auto failed = in_transaction(
+        *self->state.conn, "idempotency", "idempotency key", [&](pqxx::transaction_base& tx) {
+            if (record)
+                store::complete_idempotency_key(tx, a.key, a.token, record->first, record->second);
+            else
+                store::release_idempotency_key(tx, a.key, a.token);
+        });
     // The request itself is done either way: a key left taken only refuses repeats (409) until
     // kKeyInFlightS has passed, then the repeat finds the jobs by their ids.
     if (failed)
