@@ -28,6 +28,11 @@ struct claimer_state {
     // Queues with a global limit that this process works, as the last claim saw them: claimed
     // from first, exactly (they are bounded, so they never starve the others).
     std::vector<std::string> limited;
+    // The jobs of the latest claim that have not reported yet, and when that claim returned: the
+    // next claim waits for them (see gather_then_claim).
+    std::set<std::string> last_batch;
+    clock::time_point last_claim_at{};
+    bool gather_armed = false;
     bool claim_scheduled = false;
     bool draining = false;
     bool db_down = false;
@@ -49,6 +54,28 @@ void schedule_claim(self_ptr self) {
         return;
     self->state.claim_scheduled = true;
     self->send(self, claim_atom::value);
+}
+
+// How long a claim waits for the rest of the previous claim's jobs to finish before claiming the
+// slots already free. Short jobs of one claim finish within microseconds of each other, but their
+// reports arrive while the next claim is already in the database: claiming at the first report
+// took ~6.5 jobs a claim at concurrency 10. Waiting for the batch claims all free slots at once
+// (never more); a slot stays free at most this long, and only while jobs that started less than
+// this long ago still run. An idle claimer (no running jobs) claims at once.
+constexpr auto kGather = std::chrono::microseconds(1000);
+
+void gather_then_claim(self_ptr self) {
+    auto& st = self->state;
+    auto since = clock::now() - st.last_claim_at;
+    if (st.last_batch.empty() || since >= kGather) {
+        schedule_claim(self);
+        return;
+    }
+    if (st.gather_armed)
+        return;
+    st.gather_armed = true;
+    self->delayed_send(self, std::chrono::duration_cast<std::chrono::microseconds>(kGather - since),
+                       wake_atom::value);
 }
 
 void forward_results(self_ptr self, const Deps& d) {
@@ -120,6 +147,7 @@ void wake_when_next_due(self_ptr self, const Config& cfg) {
 void start(self_ptr self, const Deps& d, std::vector<ClaimedJob> jobs) {
     auto deadline = clock::now() + std::chrono::seconds(d.cfg->job_timeout_s);
     for (auto& job : jobs) {
+        self->state.last_batch.insert(job.id);
         auto cancel = self->state.slots->take(AttemptRef{job.id, job.attempt}, job.queue, deadline);
         metrics::job_claimed(job.queue, job.wait_s);
         const Handler* handler = d.registry->find(job.job_type);
@@ -139,6 +167,8 @@ void claim(self_ptr self, const Deps& d) {
     if (st.draining || free_slots <= 0)
         return;
     const auto& cfg = *d.cfg;
+    st.last_batch.clear();
+    st.gather_armed = false;
     try {
         pqxx::nontransaction tx(st.conn->get());
         bool limited_claimed = false;
@@ -158,6 +188,7 @@ void claim(self_ptr self, const Deps& d) {
             start(self, d,
                   store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
                                        limited_scope(cfg, *st.slots, st.limited)));
+        st.last_claim_at = clock::now();
         if (st.db_down)
             log::info("claimer", "database reachable again; claiming resumed");
         st.db_down = false;
@@ -264,6 +295,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
         [=](AttemptFinished& m) {
             auto& st = self->state;
             auto queue = st.slots->release(m.result.attempt);
+            st.last_batch.erase(m.result.attempt.id);
             metrics::set_worker_running_jobs(st.slots->running());
             // A claimer (here or elsewhere) may look for the retry before it is written, and a
             // finished job of a limited queue frees a unit: wake those queues once written.
@@ -277,7 +309,7 @@ claimer_actor::behavior_type claimer(self_ptr self, Deps d) {
                                    wake_atom::value);
             finish_drain_if_idle(self, d);
             // The claim also forwards the buffered results, one message for all of them.
-            schedule_claim(self);
+            gather_then_claim(self);
         },
         [=](poll_atom) {
             schedule_claim(self);

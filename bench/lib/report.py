@@ -15,6 +15,8 @@ SCENARIO_DESC = {
     "drain": "backlog inserted by SQL, then 1 process: process start -> last job done",
     "drain-c50": "as drain with WORKER_CONCURRENCY=50",
     "drain-2proc": "as drain with 2 processes",
+    "drain-4proc": "as drain with 4 processes",
+    "limit": "pgbench on the same cluster: POST /jobs's durable single-row insert and a 1,000-row insert",
     "queues": "4 queues x jobs/4, priorities 0-9, one queue with concurrency_limit 3, 2 processes",
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
@@ -173,6 +175,16 @@ def scenario(name, d, args):
         dlat = s["delivery_latency_ms"] or {}
         s["headline"] = (f"{s['subscribers']} subs x {3 * s['submit_rate_per_s']} events/s: "
                          f"delivered p50/p99 {dlat.get('p50')}/{dlat.get('p99')} ms")
+    elif name == "limit":
+        s["clients"] = int(m.get("clients", 0))
+        t1, t1t, t1000 = m.get("insert1_tps"), m.get("insert1_trigger_tps"), m.get("insert1000_tps")
+        s["insert1_rows_per_s"] = round(float(t1)) if t1 else None
+        s["insert1_trigger_rows_per_s"] = round(float(t1t)) if t1t else None
+        s["insert1000_rows_per_s"] = round(float(t1000) * 1000) if t1000 else None
+        ok = bool(t1 and t1t and t1000) and "pgbench_rc" not in m
+        s["headline"] = (f"pgbench 1 row + event: {s['insert1_rows_per_s'] or 0:,}/s ({s['clients']} clients; "
+                         f"through the trigger {s['insert1_trigger_rows_per_s'] or 0:,}/s); "
+                         f"1,000 rows: {s['insert1000_rows_per_s'] or 0:,} rows/s")
     elif name == "soak":
         rows = []
         try:
@@ -280,6 +292,101 @@ def peers_section(work):
     return out
 
 
+def targets(res):
+    """Issue 15's targets: Conveyor's figure, the peer's (or reference), the ratio, met or not."""
+    sc, peers = res["scenarios"], res.get("peers", {})
+
+    def phase(peer, name):
+        runs = peers.get(peer, {}).get("runs", [])
+        return runs[-1]["phases"].get(name) if runs else None
+
+    def rate(name):
+        s = sc.get(name) or {}
+        return s.get("jobs_per_s") if s.get("ok") else None
+
+    def pg_per_1000(name):
+        s = sc.get(name) or {}
+        r = s.get("resources", {})
+        return round(1000 * r["postgres_cpu_s"] / s["jobs"], 3) if s.get("ok") and s.get("jobs") else None
+
+    def peer_rate(peer, name):
+        p = phase(peer, name)
+        return p.get("jobs_per_s") if p and p.get("ok") else None
+
+    def peer_pg_per_1000(peer, name):
+        p = phase(peer, name)
+        return round(1000 * p["cpu"]["postgres_s"] / p["jobs"], 3) if p and p.get("ok") else None
+
+    rows = []
+
+    def add(target, conv, peer_label, peer, want, higher_is_better=True):
+        ratio = round(conv / peer, 2) if conv is not None and peer else None
+        met = None if ratio is None else (ratio >= want if higher_is_better else ratio <= want)
+        rows.append({"target": target, "conveyor": conv, "reference": peer_label, "reference_value": peer,
+                     "ratio": ratio, "wanted": (">= " if higher_is_better else "<= ") + str(want), "met": met})
+
+    gw = "graphile-worker"
+    add("drain c10, jobs/s", rate("drain"), "graphile-worker batched c10", peer_rate(gw, "drain_c10_batched"), 1.5)
+    add("drain c50, jobs/s", rate("drain-c50"), "graphile-worker batched c50", peer_rate(gw, "drain_c50_batched"), 1.5)
+    add("drain 2 processes x c10, jobs/s", rate("drain-2proc"), "Conveyor 1 process c10", rate("drain"), 1.0)
+    add("drain 4 processes x c10, jobs/s", rate("drain-4proc"), "Conveyor 1 process c10", rate("drain"), 1.0)
+    add("PostgreSQL CPU s per 1,000 jobs, drain c10", pg_per_1000("drain"), "graphile-worker batched c10",
+        peer_pg_per_1000(gw, "drain_c10_batched"), 1.0, False)
+    add("PostgreSQL CPU s per 1,000 jobs, drain c50", pg_per_1000("drain-c50"), "graphile-worker batched c50",
+        peer_pg_per_1000(gw, "drain_c50_batched"), 1.0, False)
+    bulk = [(peer_rate(p, "enqueue_bulk"), p) for p in peers]
+    bulk = [b for b in bulk if b[0]]
+    best = max(bulk) if bulk else (None, "best peer bulk insert")
+    b = sc.get("batch") or {}
+    add("POST /jobs/batch (1,000 per request), jobs/s", b.get("jobs_per_s") if b.get("ok") else None,
+        f"{best[1]} bulk insert (best peer)", best[0], 1.2)
+    sub, lim = sc.get("submit") or {}, sc.get("limit") or {}
+    add("POST /jobs at 50 connections, req/s", sub.get("req_per_s") if sub.get("ok") else None,
+        f"pgbench single-row insert + event, {lim.get('clients')} clients",
+        lim.get("insert1_rows_per_s") if lim.get("ok") else None, 1.0)
+    add("POST /jobs/batch against pgbench 1,000-row insert (4 clients)", b.get("jobs_per_s") if b.get("ok") else None,
+        "pgbench 1,000-row insert", lim.get("insert1000_rows_per_s") if lim.get("ok") else None, 0.0)
+    rows[-1]["wanted"] = "(the SQL ceiling, for reference)"
+    rows[-1]["met"] = None
+    sse = sc.get("sse-fanout") or {}
+    dl = sse.get("delivery_latency_ms") or {}
+    rows.append({"target": f"SSE fan-out {sse.get('subscribers')} subscribers x {sse.get('submitted')} jobs, "
+                 "every event, p99 ms", "conveyor": dl.get("p99"), "reference": "50 ms", "reference_value": 50,
+                 "ratio": None, "wanted": "< 50 ms, every event delivered",
+                 "met": bool(sse.get("ok")) and dl.get("p99") is not None and dl["p99"] < 50})
+    pk = sc.get("pickup") or {}
+    sl = pk.get("start_latency_ms") or {}
+    gl = phase(gw, "latency_c10") or {}
+    for k, lim_ms in (("p50", 1), ("p99", 3)):
+        rows.append({"target": f"pickup {k} ms (201 -> handler starts)", "conveyor": sl.get(k),
+                     "reference": "graphile-worker latency_c10", "reference_value": gl.get(k),
+                     "ratio": None, "wanted": f"<= {lim_ms} ms",
+                     "met": sl.get(k) is not None and sl[k] <= lim_ms and bool(pk.get("ok"))})
+    idle = (sc.get("submit") or {}).get("resources", {}).get("conveyor_idle_rss_mib")
+    rows.append({"target": "idle RSS MiB", "conveyor": max(idle) if idle else None, "reference": "30 MB",
+                 "reference_value": 28.6, "ratio": None, "wanted": "< 30 MB (28.6 MiB)",
+                 "met": bool(idle) and max(idle) < 28.6})
+    loads = [s.get("resources", {}).get("other_load_cores") for s in sc.values() if isinstance(s, dict)]
+    loads = [x for x in loads if x is not None]
+    return {"rows": rows, "other_load_cores_max": max(loads) if loads else None}
+
+
+def print_targets(t):
+    fmt = lambda v: "-" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))
+    rows = [("target", "Conveyor", "against", "value", "ratio", "wanted", "met")]
+    for r in t["rows"]:
+        rows.append((r["target"], fmt(r["conveyor"]), r["reference"], fmt(r["reference_value"]), fmt(r["ratio"]),
+                     r["wanted"], "-" if r["met"] is None else ("yes" if r["met"] else "NO")))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print()
+    print("Issue 15 targets (one run, one cluster):")
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            print("  ".join("-" * x for x in w))
+    print(f"other_load_cores (largest of any Conveyor scenario): {t['other_load_cores_max']}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     for a in ("work", "out", "scenarios", "git-sha", "git-dirty", "far-future"):
@@ -318,6 +425,7 @@ def main():
     peers = peers_section(work)
     if peers:
         res["peers"] = peers
+        res["targets"] = targets(res)
 
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
@@ -372,6 +480,8 @@ def main():
             print("  ".join("-" * x for x in w))
     print("latency: submit/batch = HTTP request latency; pickup/steady = answered -> done; "
           "sse-fanout = event delivery (see bench/README.md)")
+    if "targets" in res:
+        print_targets(res["targets"])
     print(f"wrote {args.out}")
     bad = [n for n, s in res["scenarios"].items() if not s.get("ok") and "skipped" not in s]
     if bad:
