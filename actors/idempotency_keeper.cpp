@@ -22,6 +22,8 @@ struct keeper_state {
     writer_actor writer;
     controller_actor controller;
     long ttl_s = 86400;
+    std::vector<KeyAnswered> answered; // to record, then answer (record_answers)
+    bool flush_scheduled = false;
     static inline const char* name = "idempotency_keeper";
 };
 
@@ -140,22 +142,32 @@ void take(self_ptr self, IdempotentRequest& m) {
         caf::anon_send(st.controller, std::move(std::get<ChangeJobs>(m.request)));
 }
 
-void answered(self_ptr self, KeyAnswered& a) {
-    auto record = record_of(a.outcome);
-    auto failed = in_transaction(
-        *self->state.conn, "idempotency", "idempotency key", [&](pqxx::transaction_base& tx) {
-            if (record)
-                store::complete_idempotency_key(tx, a.key, a.token, record->first, record->second);
-            else
-                store::release_idempotency_key(tx, a.key, a.token);
+// Records every answer that arrived meanwhile in one transaction, one WAL flush for all (each
+// waiting for its own made keyed submissions 5 times slower than plain ones), then answers.
+void record_answers(self_ptr self) {
+    auto& st = self->state;
+    st.flush_scheduled = false;
+    std::vector<KeyAnswered> answers;
+    answers.swap(st.answered);
+    auto failed =
+        in_transaction(*st.conn, "idempotency", "idempotency key", [&](pqxx::transaction_base& tx) {
+            for (const auto& a : answers) {
+                if (auto record = record_of(a.outcome))
+                    store::complete_idempotency_key(tx, a.key, a.token, record->first,
+                                                    record->second);
+                else
+                    store::release_idempotency_key(tx, a.key, a.token);
+            }
         });
-    // The request itself is done either way: a key left taken only refuses repeats (409) until
-    // kKeyInFlightS has passed, then the repeat finds the jobs by their ids.
+    // The requests themselves are done either way: a key left taken only refuses repeats (409)
+    // until kKeyInFlightS has passed, then the repeat finds the jobs by their ids.
     if (failed)
-        log::warn("idempotency", "could not record the answer for an Idempotency-Key; repeats get "
-                                 "409 for up to " +
+        log::warn("idempotency", "could not record the answers for " +
+                                     std::to_string(answers.size()) +
+                                     " Idempotency-Keys; their repeats get 409 for up to " +
                                      std::to_string(kKeyInFlightS) + " s");
-    a.reply(std::move(a.outcome));
+    for (auto& a : answers)
+        a.reply(std::move(a.outcome));
 }
 
 idempotency_keeper_actor::behavior_type keeper(self_ptr self, std::shared_ptr<const Config> cfg,
@@ -167,7 +179,14 @@ idempotency_keeper_actor::behavior_type keeper(self_ptr self, std::shared_ptr<co
     st.ttl_s = cfg->idempotency_ttl_s;
     return {
         [=](IdempotentRequest& m) { take(self, m); },
-        [=](KeyAnswered& a) { answered(self, a); },
+        [=](KeyAnswered& a) {
+            self->state.answered.push_back(std::move(a));
+            if (!self->state.flush_scheduled) {
+                self->state.flush_scheduled = true;
+                self->send(self, flush_atom::value);
+            }
+        },
+        [=](flush_atom) { record_answers(self); },
         [=](stop_atom) {
             self->quit();
             return true;

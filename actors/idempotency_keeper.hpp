@@ -15,6 +15,8 @@ namespace conveyor {
 
 using idempotency_keeper_actor =
     caf::typed_actor<caf::reacts_to<IdempotentRequest>, caf::reacts_to<KeyAnswered>,
+                     // Self-sent: record the answers that arrived, then give them.
+                     caf::reacts_to<flush_atom>,
                      // Quits; answers true. Stop it after the writer and the controller, which
                      // may still answer through it.
                      caf::replies_to<stop_atom>::with<bool>>;
