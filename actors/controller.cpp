@@ -21,16 +21,25 @@ struct controller_state {
 using self_ptr = controller_actor::stateful_pointer<controller_state>;
 
 // Runs `body` in its own transaction; the outcome of a failure is returned instead of thrown.
+// A transaction whose connection died before its COMMIT is run again on a new one; after a COMMIT
+// with an unknown outcome it is not (a retried delete would answer 404 for a job it deleted).
 template <typename F> std::optional<RequestOutcome> in_transaction(self_ptr self, F&& body) {
     auto& conn = *self->state.conn;
     try {
-        pqxx::work tx(conn.get());
-        body(tx);
-        tx.commit();
+        conn.run(store::Replay::before_commit, [&](pqxx::connection& c, bool) {
+            pqxx::work tx(c);
+            store::apply_local_settings(tx, store::Role::writer);
+            body(tx);
+            tx.commit();
+        });
         return std::nullopt;
     } catch (const pqxx::broken_connection& e) {
         conn.reset();
         log::warn("controller", std::string("database connection lost: ") + e.what());
+        return StoreUnavailable{};
+    } catch (const pqxx::in_doubt_error& e) {
+        conn.reset();
+        log::warn("controller", std::string("commit outcome unknown: ") + e.what());
         return StoreUnavailable{};
     } catch (const std::exception& e) {
         conn.reset_if_broken();
