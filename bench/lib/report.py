@@ -15,6 +15,7 @@ SCENARIO_DESC = {
     "drain": "backlog inserted by SQL, then 1 process: process start -> last job done",
     "drain-c50": "as drain with WORKER_CONCURRENCY=50",
     "drain-2proc": "as drain with 2 processes",
+    "drain-4proc": "as drain with 4 processes",
     "queues": "4 queues x jobs/4, priorities 0-9, one queue with concurrency_limit 3, 2 processes",
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
