@@ -170,24 +170,29 @@ void claim(self_ptr self, const Deps& d) {
     st.last_batch.clear();
     st.gather_armed = false;
     try {
-        pqxx::nontransaction tx(st.conn->get());
-        bool limited_claimed = false;
-        if (!st.limited.empty()) {
-            start(self, d,
-                  store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
-                                       limited_scope(cfg, *st.slots, st.limited)));
-            limited_claimed = true;
-        }
-        if (st.slots->free() > 0) {
-            auto claimed = store::claim_jobs(tx, d.worker, st.slots->free(), cfg.stale_after_s,
-                                             claim_scope(cfg, *st.slots));
-            st.limited = std::move(claimed.limited_queues);
-            start(self, d, std::move(claimed.jobs));
-        }
-        if (!limited_claimed && !st.limited.empty() && st.slots->free() > 0)
-            start(self, d,
-                  store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
-                                       limited_scope(cfg, *st.slots, st.limited)));
+        // Claimed again on a new connection when the last one died: usually it died idle and
+        // nothing was claimed; if a claim did commit unseen, its jobs come back when their lease
+        // runs out, as a dead process's would.
+        st.conn->run(store::Replay::always, [&](pqxx::connection& c, bool) {
+            pqxx::nontransaction tx(c);
+            bool limited_claimed = false;
+            if (!st.limited.empty()) {
+                start(self, d,
+                      store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                           limited_scope(cfg, *st.slots, st.limited)));
+                limited_claimed = true;
+            }
+            if (st.slots->free() > 0) {
+                auto claimed = store::claim_jobs(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                                 claim_scope(cfg, *st.slots));
+                st.limited = std::move(claimed.limited_queues);
+                start(self, d, std::move(claimed.jobs));
+            }
+            if (!limited_claimed && !st.limited.empty() && st.slots->free() > 0)
+                start(self, d,
+                      store::claim_limited(tx, d.worker, st.slots->free(), cfg.stale_after_s,
+                                           limited_scope(cfg, *st.slots, st.limited)));
+        });
         st.last_claim_at = clock::now();
         if (st.db_down)
             log::info("claimer", "database reachable again; claiming resumed");
@@ -226,10 +231,14 @@ void refresh_heartbeats(self_ptr self, const std::string& worker, int lease_s) {
     if (st.slots->idle())
         return;
     try {
-        pqxx::work tx(st.conn->get());
-        // The answer also names the jobs whose cancel we may have missed (a lost NOTIFY).
-        auto cancelled = store::heartbeat(tx, worker, st.slots->job_ids(), lease_s);
-        tx.commit();
+        // A heartbeat only moves the lease forward: safe to write twice.
+        auto cancelled = st.conn->run(store::Replay::always, [&](pqxx::connection& c, bool) {
+            pqxx::work tx(c);
+            // The answer also names the jobs whose cancel we may have missed (a lost NOTIFY).
+            auto ids = store::heartbeat(tx, worker, st.slots->job_ids(), lease_s);
+            tx.commit();
+            return ids;
+        });
         for (const auto& id : cancelled)
             st.slots->cancel(id);
     } catch (const std::exception& e) {

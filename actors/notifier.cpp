@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -139,7 +140,7 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
     while (running) {
         try {
             if (!conn) {
-                conn = store::connect(cfg->database_url, store::Role::listener);
+                conn = store::connect(cfg->listen_url(), store::Role::listener);
                 // A wake names the queue that got work ("" for any): only claimers working it
                 // are woken.
                 wake = std::make_unique<Receiver>(*conn, "conveyor_wake",
@@ -177,6 +178,8 @@ void notifier(caf::blocking_actor* self, std::shared_ptr<const Config> cfg, clai
             if (reader.may_read())
                 reader.read(*conn, broadcaster);
         } catch (const std::exception& e) {
+            if (conn)
+                metrics::database_connection_lost("listener");
             wake.reset();
             events.reset();
             cancels.reset();

@@ -19,10 +19,12 @@ struct reader_state {
 
 using self_ptr = reader_actor::stateful_pointer<reader_state>;
 
-// Runs a read, answering database failures as outcomes.
+// Runs a read (again on a new connection if its connection died), answering database failures
+// as outcomes.
 template <typename F> void guarded(self_ptr self, const ReplyTo& reply, F&& body) {
     try {
-        reply(body(self->state.conn->get()));
+        reply(self->state.conn->run(store::Replay::always,
+                                    [&](pqxx::connection& c, bool) { return body(c); }));
     } catch (const pqxx::broken_connection& e) {
         self->state.conn->reset();
         log::warn("reader", std::string("database not reachable: ") + e.what());
@@ -62,7 +64,8 @@ reader_actor::behavior_type reader(self_ptr self, std::shared_ptr<const Config> 
         },
         [=](CheckHealth& m) {
             try {
-                store::ping(self->state.conn->get());
+                self->state.conn->run(store::Replay::always,
+                                      [](pqxx::connection& c, bool) { store::ping(c); });
                 m.reply(Health{true, is_maintainer()});
             } catch (const std::exception& e) {
                 self->state.conn->reset();

@@ -13,18 +13,27 @@
 namespace conveyor {
 
 // Runs `body` in its own transaction; the outcome of a failure (503 when the database is gone,
-// 500 otherwise, the cause logged as `who`: `what` failed) is returned instead of thrown.
+// 500 otherwise, the cause logged as `who`: `what` failed) is returned instead of thrown. A
+// transaction whose connection died before its COMMIT runs again on a new one; after a COMMIT
+// with an unknown outcome it does not (a retried delete would answer 404 for the job it deleted).
 template <typename F>
 std::optional<RequestOutcome> in_transaction(store::Connection& conn, const char* who,
                                              const char* what, F&& body) {
     try {
-        pqxx::work tx(conn.get());
-        body(tx);
-        tx.commit();
+        conn.run(store::Replay::before_commit, [&](pqxx::connection& c, bool) {
+            pqxx::work tx(c);
+            store::apply_local_settings(tx, conn.role());
+            body(tx);
+            tx.commit();
+        });
         return std::nullopt;
     } catch (const pqxx::broken_connection& e) {
         conn.reset();
         log::warn(who, std::string("database connection lost: ") + e.what());
+        return StoreUnavailable{};
+    } catch (const pqxx::in_doubt_error& e) {
+        conn.reset();
+        log::warn(who, std::string("commit outcome unknown: ") + e.what());
         return StoreUnavailable{};
     } catch (const std::exception& e) {
         conn.reset_if_broken();

@@ -19,14 +19,17 @@ namespace {
 struct WriteContext {
     const std::string& worker;
     const std::string& backoff; // store::backoff_table of the config, built once
+    // Written again on a new connection after the last one died, perhaps during its COMMIT.
+    bool replaying = false;
 };
 
 // --- InsertJobs
-void write(pqxx::transaction_base& tx, const std::vector<InsertJobs*>& group, const WriteContext&) {
+void write(pqxx::transaction_base& tx, const std::vector<InsertJobs*>& group,
+           const WriteContext& ctx) {
     std::vector<NewJob> all;
     for (auto* c : group)
         all.insert(all.end(), c->jobs.begin(), c->jobs.end());
-    auto rendered = store::insert_jobs(tx, all);
+    auto rendered = store::insert_jobs(tx, all, ctx.replaying);
     auto it = rendered.begin();
     for (auto* c : group) {
         c->rendered.assign(std::make_move_iterator(it),
@@ -173,8 +176,9 @@ void succeed(const Commands& commands) {
 }
 
 // One transaction for everything: the common case, one statement per kind of command.
-void commit_together(store::Connection& conn, const Commands& commands, const WriteContext& ctx) {
-    pqxx::work tx(conn.get());
+void commit_together(pqxx::connection& conn, const Commands& commands, const WriteContext& ctx) {
+    pqxx::work tx(conn);
+    store::apply_local_settings(tx, store::Role::writer);
     write_grouped(tx, commands, ctx);
     // Future run_at jobs are found by the claimers' due-time timers and polls; a NOTIFY is for
     // work that is due now. Every process listening wakes, not only this one.
@@ -184,9 +188,10 @@ void commit_together(store::Connection& conn, const Commands& commands, const Wr
 
 // After a refused group: one transaction again, each command behind its own savepoint, so the
 // one the database refuses fails alone and the others commit. Returns the refused ones.
-Commands commit_each(store::Connection& conn, const Commands& commands, Commands& written,
+Commands commit_each(pqxx::connection& conn, const Commands& commands, Commands& written,
                      const WriteContext& ctx) {
-    pqxx::work tx(conn.get());
+    pqxx::work tx(conn);
+    store::apply_local_settings(tx, store::Role::writer);
     Commands refused;
     for (auto* c : commands) {
         // Plain SAVEPOINT statements: libpqxx 6's subtransaction leaves the transaction
@@ -197,6 +202,8 @@ Commands commit_each(store::Connection& conn, const Commands& commands, Commands
             tx.exec0("RELEASE SAVEPOINT command");
             written.push_back(c);
         } catch (const pqxx::broken_connection&) {
+            throw;
+        } catch (const pqxx::in_doubt_error&) {
             throw;
         } catch (const std::exception& e) {
             log::error("writer", std::string("write refused: ") + e.what());
@@ -218,6 +225,11 @@ template <typename F> bool guarded(self_ptr self, const Commands& commands, F&& 
         self->state.conn->reset();
         log::warn("writer", std::string("database connection lost: ") + e.what());
         fail(self, commands, StoreUnavailable{});
+    } catch (const pqxx::in_doubt_error& e) {
+        // Twice in a row: the database went away during COMMIT and did not come back.
+        self->state.conn->reset();
+        log::warn("writer", std::string("commit outcome unknown: ") + e.what());
+        fail(self, commands, StoreUnavailable{});
     } catch (const std::exception& e) {
         self->state.conn->reset_if_broken();
         log::error("writer", std::string("write failed: ") + e.what());
@@ -226,22 +238,35 @@ template <typename F> bool guarded(self_ptr self, const Commands& commands, F&& 
     return false;
 }
 
+// Every command is safe to write again after an unknown outcome: inserts find the rows they carry
+// the ids of, and updates are guarded by the state they change (store::Replay::always).
 void write_buffered(self_ptr self, const Commands& commands, const WriteContext& ctx) {
     auto& conn = *self->state.conn;
-    Commands written = commands, refused;
+    Commands written, refused;
     bool wrote = guarded(self, commands, [&] {
-        try {
-            commit_together(conn, commands, ctx);
-            return;
-        } catch (const pqxx::broken_connection&) {
-            throw;
-        } catch (const std::exception& e) {
-            conn.reset_if_broken();
-            log::error("writer",
-                       std::string("group write failed, writing each command alone: ") + e.what());
-        }
-        written.clear();
-        refused = commit_each(conn, commands, written, ctx);
+        conn.run(store::Replay::always, [&](pqxx::connection& c, bool replaying) {
+            WriteContext again{ctx.worker, ctx.backoff, replaying};
+            if (replaying)
+                log::info("writer", "database connection lost; writing again on a new one");
+            written = commands;
+            refused.clear();
+            try {
+                commit_together(c, commands, again);
+                return;
+            } catch (const pqxx::broken_connection&) {
+                throw;
+            } catch (const pqxx::in_doubt_error&) {
+                throw;
+            } catch (const std::exception& e) {
+                if (!c.is_open())
+                    throw pqxx::broken_connection(e.what());
+                log::error("writer", std::string("group write failed, writing each command "
+                                                 "alone: ") +
+                                         e.what());
+            }
+            written.clear();
+            refused = commit_each(c, commands, written, again);
+        });
     });
     if (!wrote)
         return;

@@ -167,6 +167,15 @@ const std::vector<Option>& options() {
          [](Config& c, const std::string& n, const std::string& v) {
              apply_database_url(c, n, v);
          }},
+        {"LISTEN_DATABASE_URL", "listen-database-url", "DATABASE_URL",
+         "a direct session connection for LISTEN, for when DATABASE_URL goes through a "
+         "transaction-pooling PgBouncer",
+         [](Config& c, const std::string& n, const std::string& v) {
+             if (!has_scheme(v, {"postgresql", "postgres"}))
+                 throw ConfigError(n + ": not a postgresql:// or postgres:// connection URI (the "
+                                       "value is not shown)");
+             c.listen_database_url = v;
+         }},
         {"HOST", "host", "127.0.0.1", "listen address",
          [](Config& c, const std::string& n, const std::string& v) {
              if (v.empty())

@@ -17,6 +17,15 @@ enum class LogFormat { text, json };
 
 struct Config {
     std::string database_url; // empty: scripts/run provides the embedded cluster
+    // Empty: database_url. Set to another URL, it says database_url goes through a transaction
+    // pooler (SPEC §12): LISTEN needs a session of its own, and statements go unnamed.
+    std::string listen_database_url;
+    const std::string& listen_url() const {
+        return listen_database_url.empty() ? database_url : listen_database_url;
+    }
+    bool pooled() const {
+        return !listen_database_url.empty() && listen_database_url != database_url;
+    }
     std::string host = "127.0.0.1";
     int port = 3000;
     int worker_concurrency = 10;

@@ -32,6 +32,7 @@
 #include "log.hpp"
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
+#include "store/statement.hpp"
 
 namespace conveyor {
 
@@ -231,6 +232,8 @@ int conveyor_main(int argc, char** argv, void (*extra)(HandlerRegistry&, const C
                     "embedded PostgreSQL and sets it for you)\n");
         return 2;
     }
+    // Before any connection opens: what a connection sets up depends on it.
+    store::set_pooled(args.config.pooled());
     if (args.command == Command::migrate)
         return run_migrations(args.config);
     HandlerRegistry registry;

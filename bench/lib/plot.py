@@ -125,7 +125,7 @@ def main():
         open(os.path.join(out, "soak.svg"), "w").write(svg)
         print(f"wrote {os.path.join(out, 'soak.svg')}")
     series = []
-    for name in ("drain", "drain-c50", "drain-2proc"):
+    for name in ("drain", "drain-c50", "drain-2proc", "drain-4proc"):
         d = sc.get(name)
         if not d or not d.get("timeline_100ms"):
             continue

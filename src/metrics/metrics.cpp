@@ -49,6 +49,16 @@ struct Families {
             .Name("conveyor_jobs_deduplicated_total")
             .Help("Submissions answered with the unfinished job already holding their unique_key")
             .Register(registry);
+    prometheus::Family<Counter>& connections_lost =
+        prometheus::BuildCounter()
+            .Name("conveyor_database_connections_lost_total")
+            .Help("Database connections of this process that died under a statement, by role")
+            .Register(registry);
+    prometheus::Family<Counter>& connect_failures =
+        prometheus::BuildCounter()
+            .Name("conveyor_database_connect_failures_total")
+            .Help("Failed attempts of this process to open a database connection, by role")
+            .Register(registry);
     prometheus::Family<Histogram>& wait =
         prometheus::BuildHistogram()
             .Name("conveyor_job_wait_seconds")
@@ -198,6 +208,14 @@ void job_deduplicated(const std::string& queue) {
     series(cache, families().deduplicated, queue, [&] {
         return prometheus::Labels{{"queue", queue}};
     }).Increment();
+}
+
+void database_connection_lost(const char* role) {
+    families().connections_lost.Add({{"role", role}}).Increment();
+}
+
+void database_connect_failed(const char* role) {
+    families().connect_failures.Add({{"role", role}}).Increment();
 }
 
 void set_worker_running_jobs(int n) {

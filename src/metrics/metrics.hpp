@@ -30,6 +30,11 @@ void jobs_rescued(const std::string& queue, int n);
 // A submission was answered with the unfinished job holding its unique key.
 void job_deduplicated(const std::string& queue);
 
+// A database connection of `role` (writer, reader, ...) died under a statement.
+void database_connection_lost(const char* role);
+// Opening a database connection of `role` failed (the database down, or not yet promoted).
+void database_connect_failed(const char* role);
+
 // Gauges owned by one writer each (a plain atomic store).
 void set_worker_running_jobs(int n);
 void set_worker_slots(int n);

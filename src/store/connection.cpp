@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
+#include "store/statement.hpp"
 
 namespace conveyor::store {
 
@@ -39,36 +41,43 @@ std::string without_password(std::string msg, const std::string& url) {
 
 } // namespace
 
-std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
-    std::unique_ptr<pqxx::connection> conn;
-    try {
-        conn = std::make_unique<pqxx::connection>(url);
-    } catch (const pqxx::broken_connection& e) {
-        throw pqxx::broken_connection(without_password(e.what(), url));
-    }
-    // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
+const char* to_string(Role role) {
     static const char* names[] = {"writer",   "claimer",    "reader", "reaper",
                                   "listener", "maintainer", "stats"};
-    pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
-                                      names[static_cast<int>(role)] + "'");
+    return names[static_cast<int>(role)];
+}
+
+namespace {
+
+struct Setting {
+    const char* assignment;
+    // Also as SET LOCAL in each transaction behind a transaction pooler. Not for settings that
+    // make the server keep session state of its own (conveyor.notify_interval_ms makes
+    // conveyor_notify_events remember its next NOTIFY with set_config(..., false)).
+    bool pooled;
+};
+
+std::vector<Setting> settings(Role role) {
+    std::vector<Setting> out;
     // Every statement here is small and runs thousands of times a second; JIT compilation only
     // costs. With enable_seqscan off (below), a plan that must scan a tiny table (queues) carries
     // the planner's disable cost and passes jit_above_cost: each claim then spent ~300 ms
     // compiling code for a 2 ms query.
-    pqxx::nontransaction(*conn).exec0("SET jit = off");
+    out.push_back({"jit = off", true});
     if (role == Role::claimer || role == Role::reaper) {
         // Losing a claim or a reclaim in a database crash only returns the job to where it was
         // (at-least-once holds), so these writes need not wait for their own WAL flush.
-        pqxx::nontransaction(*conn).exec0("SET synchronous_commit = off");
+        out.push_back({"synchronous_commit = off", true});
         // Claims commit thousands of times a second under load: one events NOTIFY per 5 ms
         // from this session is plenty (see conveyor_notify_events in migrations/).
-        pqxx::nontransaction(*conn).exec0("SET conveyor.notify_interval_ms = 5");
+        out.push_back({"conveyor.notify_interval_ms = 5", false});
     }
     if (role == Role::claimer) {
         // The claim's planner estimates favour a custom plan over the generic one, so by default
         // every claim was planned again: 0.18 ms of planning per claim on top of 0.35 ms of
         // execution (pg_stat_statements.track_planning). Its shape never depends on the values.
-        pqxx::nontransaction(*conn).exec0("SET plan_cache_mode = force_generic_plan");
+        // (Unnamed statements behind a pooler are planned each time anyway.)
+        out.push_back({"plan_cache_mode = force_generic_plan", false});
     }
     if (role == Role::writer || role == Role::claimer || role == Role::reader ||
         role == Role::maintainer) {
@@ -77,12 +86,42 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
         // queue's life or by a generic plan's guess for LIMIT $1, otherwise picks sequential
         // scans whose cost grows with the table: seen as a 48 s completion batch and as claims
         // slowing to 270/s once 30,000 jobs were queued. Never let it.
-        pqxx::nontransaction(*conn).exec0("SET enable_seqscan = off");
+        out.push_back({"enable_seqscan = off", true});
     }
     if (role == Role::writer) {
         // A 201 promises durability whatever the server's default: wait for the WAL flush.
-        pqxx::nontransaction(*conn).exec0("SET synchronous_commit = on");
+        out.push_back({"synchronous_commit = on", true});
     }
+    return out;
+}
+
+} // namespace
+
+void apply_local_settings(pqxx::transaction_base& tx, Role role) {
+    if (!pooled())
+        return;
+    std::string sql;
+    for (const auto& setting : settings(role))
+        if (setting.pooled)
+            sql += std::string("SET LOCAL ") + setting.assignment + ";";
+    tx.exec0(sql);
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& url, Role role) {
+    std::unique_ptr<pqxx::connection> conn;
+    try {
+        conn = std::make_unique<pqxx::connection>(url);
+    } catch (const pqxx::broken_connection& e) {
+        metrics::database_connect_failed(to_string(role));
+        throw pqxx::broken_connection(without_password(e.what(), url));
+    }
+    // Named so that operators (and tests) can tell the connections apart in pg_stat_activity.
+    pqxx::nontransaction(*conn).exec0(std::string("SET application_name = 'conveyor:") +
+                                      to_string(role) + "'");
+    if (pooled())
+        return conn; // the settings go with each transaction instead: apply_local_settings
+    for (const auto& setting : settings(role))
+        pqxx::nontransaction(*conn).exec0("SET " + std::string(setting.assignment));
     prepare_statements(*conn);
     return conn;
 }
@@ -108,7 +147,7 @@ std::unique_ptr<pqxx::connection> connect_with_retry(const std::string& url, Rol
 
 pqxx::connection& Connection::get() {
     if (conn_ && !conn_->is_open())
-        conn_.reset();
+        reset();
     if (!conn_)
         conn_ = connect(url_, role_);
     return *conn_;
@@ -116,7 +155,13 @@ pqxx::connection& Connection::get() {
 
 void Connection::reset_if_broken() {
     if (conn_ && !conn_->is_open())
-        conn_.reset();
+        reset();
+}
+
+void Connection::reset() {
+    if (conn_ && !conn_->is_open())
+        metrics::database_connection_lost(to_string(role_));
+    conn_.reset();
 }
 
 } // namespace conveyor::store

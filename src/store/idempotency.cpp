@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/statement.hpp"
+
 namespace conveyor::store {
 
 namespace {
@@ -21,8 +23,8 @@ std::optional<KeyHold> take_idempotency_key(pqxx::transaction_base& tx, const st
     // Taking need not wait for its WAL flush: the answer is only given after the completing
     // commit, which this session makes later and which is flushed, taking and all.
     tx.exec0("SET LOCAL synchronous_commit = off");
-    auto rows = tx.exec_prepared("idempotency_take", key, fingerprint, uuid_array(job_ids), ttl_s,
-                                 in_flight_s);
+    auto rows =
+        exec(tx, "idempotency_take", key, fingerprint, uuid_array(job_ids), ttl_s, in_flight_s);
     if (rows.empty())
         return std::nullopt;
     const auto& row = rows[0];
@@ -41,18 +43,18 @@ std::optional<KeyHold> take_idempotency_key(pqxx::transaction_base& tx, const st
 void complete_idempotency_key(pqxx::transaction_base& tx, const std::string& key,
                               const std::string& token, const std::string& response,
                               const std::vector<std::string>& job_ids) {
-    tx.exec_prepared("idempotency_complete", key, token, response, uuid_array(job_ids));
+    exec(tx, "idempotency_complete", key, token, response, uuid_array(job_ids));
 }
 
 void release_idempotency_key(pqxx::transaction_base& tx, const std::string& key,
                              const std::string& token) {
-    tx.exec_prepared("idempotency_release", key, token);
+    exec(tx, "idempotency_release", key, token);
 }
 
 std::vector<std::optional<std::string>> jobs_by_ids(pqxx::transaction_base& tx,
                                                     const std::vector<std::string>& ids) {
     std::vector<std::optional<std::string>> out;
-    for (const auto& row : tx.exec_prepared("jobs_by_ids", uuid_array(ids)))
+    for (const auto& row : exec(tx, "jobs_by_ids", uuid_array(ids)))
         out.push_back(row["job"].is_null() ? std::nullopt
                                            : std::optional<std::string>(row["job"].c_str()));
     return out;
@@ -60,7 +62,7 @@ std::vector<std::optional<std::string>> jobs_by_ids(pqxx::transaction_base& tx,
 
 int prune_idempotency_keys(pqxx::connection& conn, int limit) {
     pqxx::work tx(conn);
-    auto n = tx.exec_prepared("prune_idempotency", limit).affected_rows();
+    auto n = exec(tx, "prune_idempotency", limit).affected_rows();
     tx.commit();
     return static_cast<int>(n);
 }

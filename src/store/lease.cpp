@@ -1,11 +1,13 @@
 #include "store/lease.hpp"
 
+#include "store/statement.hpp"
+
 namespace conveyor::store {
 
 std::optional<std::int64_t> acquire_lease(pqxx::connection& conn, const std::string& holder,
                                           int ttl_s) {
     pqxx::nontransaction tx(conn);
-    auto rows = tx.exec_prepared("lease_acquire", holder, ttl_s);
+    auto rows = exec(tx, "lease_acquire", holder, ttl_s);
     if (rows.empty())
         return std::nullopt;
     return rows[0][0].as<std::int64_t>();
@@ -13,12 +15,12 @@ std::optional<std::int64_t> acquire_lease(pqxx::connection& conn, const std::str
 
 bool renew_lease(pqxx::connection& conn, const std::string& holder, std::int64_t term, int ttl_s) {
     pqxx::nontransaction tx(conn);
-    return !tx.exec_prepared("lease_renew", holder, term, ttl_s).empty();
+    return !exec(tx, "lease_renew", holder, term, ttl_s).empty();
 }
 
 void resign_lease(pqxx::connection& conn, const std::string& holder, std::int64_t term) {
     pqxx::nontransaction tx(conn);
-    tx.exec_prepared("lease_resign", holder, term);
+    exec(tx, "lease_resign", holder, term);
 }
 
 } // namespace conveyor::store

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/sql.hpp"
+#include "store/statement.hpp"
 
 namespace conveyor::store {
 
@@ -98,16 +99,31 @@ std::string job_row(const NewJob& j) {
 }
 } // namespace
 
-std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs) {
+std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs,
+                                     bool replaying) {
     // One statement for the whole group: the rows travel as one JSON array keyed by column
     // name. The payload is already serialized JSON, so it is spliced in rather than parsed again.
     // A duplicate's holder can finish between the insert and the look-up; then the job is
     // inserted after all, on the next round. Three rounds: a holder finishing twice in a row
     // within milliseconds is already unlikely.
     std::vector<InsertedJob> out(jobs.size());
-    std::vector<size_t> todo(jobs.size());
-    for (size_t i = 0; i < jobs.size(); ++i)
-        todo[i] = i;
+    std::vector<size_t> todo;
+    todo.reserve(jobs.size());
+    std::unordered_map<std::string, std::string> stored;
+    if (replaying) {
+        std::vector<std::string> ids;
+        for (const auto& j : jobs)
+            ids.push_back(j.id);
+        for (const auto& row : exec(tx, "find_jobs", text_array(ids)))
+            stored.emplace(row["id"].c_str(), row["job"].c_str());
+    }
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        // Ids are made fresh for each submission: a stored one is this submission's own row.
+        if (auto it = stored.find(jobs[i].id); it != stored.end())
+            out[i] = {jobs[i].id, std::move(it->second), false};
+        else
+            todo.push_back(i);
+    }
     for (int round = 0; round < 3 && !todo.empty(); ++round) {
         std::string doc = "[";
         doc.reserve(todo.size() * 160);
@@ -115,7 +131,7 @@ std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vect
             doc += (k ? "," : "") + job_row(jobs[todo[k]]);
         doc += ']';
         std::unordered_map<std::string, std::string> by_id;
-        for (const auto& row : tx.exec_prepared("insert_jobs", doc))
+        for (const auto& row : exec(tx, "insert_jobs", doc))
             by_id.emplace(row["id"].c_str(), row["job"].c_str());
         std::vector<size_t> duplicates;
         for (auto i : todo) {
@@ -134,8 +150,7 @@ std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vect
             keys.push_back(*jobs[i].unique_key);
         }
         std::map<std::pair<std::string, std::string>, InsertedJob> holders;
-        for (const auto& row :
-             tx.exec_prepared("duplicate_jobs", text_array(queues), text_array(keys)))
+        for (const auto& row : exec(tx, "duplicate_jobs", text_array(queues), text_array(keys)))
             holders[{row["queue"].c_str(), row["unique_key"].c_str()}] = {row["id"].c_str(),
                                                                           row["job"].c_str()};
         for (auto i : duplicates) {
@@ -156,7 +171,7 @@ std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vect
 
 void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues) {
     if (!queues.empty())
-        tx.exec_prepared("notify_wake", text_array({queues.begin(), queues.end()}));
+        exec(tx, "notify_wake", text_array({queues.begin(), queues.end()}));
 }
 
 void record_results(pqxx::transaction_base& tx, const std::string& worker,
@@ -167,7 +182,7 @@ void record_results(pqxx::transaction_base& tx, const std::string& worker,
                        {"attempt", r.attempt.attempt},
                        {"outcome", to_string(r.result.outcome)},
                        {"error", r.result.message}});
-    tx.exec_prepared("record_results", dump(doc), worker, backoff);
+    exec(tx, "record_results", dump(doc), worker, backoff);
 }
 
 std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action,
@@ -177,7 +192,7 @@ std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action
                                                          : "delete_jobs";
     std::vector<ActionRow> out;
     bool running = false, deleted = false;
-    for (const auto& row : tx.exec_prepared(statement, text_array(ids))) {
+    for (const auto& row : exec(tx, statement, text_array(ids))) {
         ActionRow r;
         r.id = row["id"].c_str();
         r.before = parse_job_status(row["before"].c_str()).value_or(JobStatus::pending);
@@ -188,9 +203,9 @@ std::vector<ActionRow> apply_action(pqxx::transaction_base& tx, JobAction action
         out.push_back(std::move(r));
     }
     if (running && action == JobAction::cancel)
-        tx.exec_prepared("notify_cancel");
+        exec(tx, "notify_cancel");
     if (deleted)
-        tx.exec_prepared("notify_events");
+        exec(tx, "notify_events");
     return out;
 }
 
@@ -199,8 +214,8 @@ std::vector<std::string> bulk_page(pqxx::transaction_base& tx, const BulkFilter&
     auto statuses = filter_array(filter.statuses);
     auto queues = filter_array(filter.queues), types = filter_array(filter.job_types);
     std::vector<std::string> out;
-    for (const auto& row : tx.exec_prepared("bulk_page", or_null(statuses), or_null(queues),
-                                            or_null(types), or_null(after), limit))
+    for (const auto& row : exec(tx, "bulk_page", or_null(statuses), or_null(queues), or_null(types),
+                                or_null(after), limit))
         out.emplace_back(row["id"].c_str());
     return out;
 }
@@ -210,8 +225,7 @@ int release_attempts(pqxx::transaction_base& tx, const std::string& worker,
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& a : attempts)
         doc.push_back({{"id", a.id}, {"attempt", a.attempt}});
-    return static_cast<int>(
-        tx.exec_prepared("release_attempts", dump(doc), worker).affected_rows());
+    return static_cast<int>(exec(tx, "release_attempts", dump(doc), worker).affected_rows());
 }
 
 namespace {
@@ -225,7 +239,7 @@ pqxx::result run_claim(pqxx::transaction_base& tx, const char* statement, const 
             r += (i ? "," : "") + (scope.rooms[i] ? std::to_string(*scope.rooms[i]) : "NULL");
         rooms = r + "}";
     }
-    return tx.exec_prepared(statement, limit, worker, lease_s, or_null(queues), or_null(rooms));
+    return exec(tx, statement, limit, worker, lease_s, or_null(queues), or_null(rooms));
 }
 
 ClaimedJob claimed_job(const pqxx::row& row) {
@@ -261,7 +275,7 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn,
     std::optional<std::string> names;
     if (queues)
         names = text_array(*queues);
-    auto rows = tx.exec_prepared("next_due", or_null(names));
+    auto rows = exec(tx, "next_due", or_null(names));
     if (rows.empty() || rows[0]["ms"].is_null())
         return std::nullopt;
     return rows[0]["ms"].as<long long>();
@@ -270,7 +284,7 @@ std::optional<long long> ms_until_next_due(pqxx::connection& conn,
 std::vector<std::string> heartbeat(pqxx::transaction_base& tx, const std::string& worker,
                                    const std::vector<std::string>& ids, int lease_s) {
     std::vector<std::string> cancelled;
-    for (const auto& row : tx.exec_prepared("heartbeat", text_array(ids), worker, lease_s))
+    for (const auto& row : exec(tx, "heartbeat", text_array(ids), worker, lease_s))
         if (row["cancel_requested"].as<bool>())
             cancelled.emplace_back(row["id"].c_str());
     return cancelled;
@@ -279,14 +293,14 @@ std::vector<std::string> heartbeat(pqxx::transaction_base& tx, const std::string
 std::vector<std::string> cancel_requested(pqxx::transaction_base& tx, const std::string& worker,
                                           const std::vector<std::string>& ids) {
     std::vector<std::string> out;
-    for (const auto& row : tx.exec_prepared("cancel_requested", text_array(ids), worker))
+    for (const auto& row : exec(tx, "cancel_requested", text_array(ids), worker))
         out.emplace_back(row["id"].c_str());
     return out;
 }
 
 std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config& cfg) {
     std::vector<std::string> queues;
-    for (const auto& row : tx.exec_prepared("reap_lost", backoff_table(cfg)))
+    for (const auto& row : exec(tx, "reap_lost", backoff_table(cfg)))
         queues.emplace_back(row["queue"].c_str());
     return queues;
 }
@@ -294,7 +308,7 @@ std::vector<std::string> reap_lost_jobs(pqxx::transaction_base& tx, const Config
 std::vector<QueueCounts> count_jobs(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     std::vector<QueueCounts> out;
-    for (const auto& row : tx.exec_prepared("count_jobs"))
+    for (const auto& row : exec(tx, "count_jobs"))
         out.push_back(QueueCounts{row["queue"].c_str(), row["pending"].as<long long>(),
                                   row["processing"].as<long long>(), row["done"].as<long long>(),
                                   row["failed"].as<long long>(), row["cancelled"].as<long long>(),
@@ -308,7 +322,7 @@ std::optional<std::string> get_job_json(pqxx::connection& conn, const std::strin
 }
 
 std::optional<std::string> get_job_json(pqxx::transaction_base& tx, const std::string& id) {
-    auto rows = tx.exec_prepared("get_job", id);
+    auto rows = exec(tx, "get_job", id);
     if (rows.empty())
         return std::nullopt;
     return std::string(rows[0]["job"].c_str());
@@ -323,9 +337,9 @@ Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
         cursor_us = std::to_string(q.cursor->created_us);
         cursor_id = q.cursor->id;
     }
-    auto rows = tx.exec_prepared("list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
-                                 or_null(cursor_id), q.limit + 1, or_null(queues), kMaxPageBytes,
-                                 or_null(q.unique_key));
+    auto rows = exec(tx, "list_jobs", or_null(statuses), or_null(types), or_null(cursor_us),
+                     or_null(cursor_id), q.limit + 1, or_null(queues), kMaxPageBytes,
+                     or_null(q.unique_key));
     Page page;
     page.query = q;
     for (pqxx::result::size_type i = 0; i < rows.size(); ++i) {
@@ -342,13 +356,13 @@ Page list_jobs(pqxx::connection& conn, const ListQuery& q) {
 
 void ping(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
-    tx.exec_prepared("ping");
+    exec(tx, "ping");
 }
 
 std::vector<std::string> list_queues(pqxx::transaction_base& tx,
                                      const std::optional<std::string>& name) {
     std::vector<std::string> out;
-    for (const auto& row : tx.exec_prepared("list_queues", or_null(name)))
+    for (const auto& row : exec(tx, "list_queues", or_null(name)))
         out.emplace_back(row["queue"].c_str());
     return out;
 }
@@ -360,23 +374,23 @@ void update_queue(pqxx::transaction_base& tx, const std::string& name, std::opti
         pause_text = *paused ? "true" : "false";
     if (limit)
         limit_text = std::to_string(*limit);
-    tx.exec_prepared("update_queue", name, or_null(pause_text), set_limit ? "true" : "false",
-                     or_null(limit_text));
+    exec(tx, "update_queue", name, or_null(pause_text), set_limit ? "true" : "false",
+         or_null(limit_text));
 }
 
 std::vector<JobEvent> read_events(pqxx::connection& conn, std::uint64_t after_id, int limit) {
     pqxx::nontransaction tx(conn);
-    return to_events(tx.exec_prepared("read_events", after_id, limit));
+    return to_events(exec(tx, "read_events", after_id, limit));
 }
 
 std::vector<JobEvent> latest_events(pqxx::connection& conn, int n) {
     pqxx::nontransaction tx(conn);
-    return to_events(tx.exec_prepared("latest_events", n));
+    return to_events(exec(tx, "latest_events", n));
 }
 
 int prune_events(pqxx::connection& conn, long long keep) {
     pqxx::nontransaction tx(conn);
-    return static_cast<int>(tx.exec_prepared("prune_events", keep).affected_rows());
+    return static_cast<int>(exec(tx, "prune_events", keep).affected_rows());
 }
 
 } // namespace conveyor::store

@@ -24,7 +24,10 @@ void prepare_statements(pqxx::connection& conn);
 
 // Inserts the jobs and returns each as API JSON, in the order given.
 // Each submission as stored, or the unfinished job already holding its unique_key.
-std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs);
+// `replaying`: an earlier try may have committed (its connection died during COMMIT); jobs whose
+// id is already stored are answered as stored instead of inserted twice.
+std::vector<InsertedJob> insert_jobs(pqxx::transaction_base& tx, const std::vector<NewJob>& jobs,
+                                     bool replaying = false);
 
 // Wakes the idle claimers of every process working one of `queues` ("" wakes every process).
 void notify_wake(pqxx::transaction_base& tx, const std::set<std::string>& queues);

@@ -1,5 +1,7 @@
 #include "store/retention.hpp"
 
+#include "store/statement.hpp"
+
 namespace conveyor::store {
 
 int delete_expired_jobs(pqxx::connection& conn, const std::string& status, long age_s, int limit,
@@ -7,7 +9,7 @@ int delete_expired_jobs(pqxx::connection& conn, const std::string& status, long 
     pqxx::work tx(conn);
     // SET LOCAL: the limit ends with this transaction and never reaches other statements.
     tx.exec0("SET LOCAL statement_timeout = " + std::to_string(timeout_ms));
-    auto n = tx.exec_prepared("delete_expired_jobs", status, age_s, limit).affected_rows();
+    auto n = exec(tx, "delete_expired_jobs", status, age_s, limit).affected_rows();
     tx.commit();
     return static_cast<int>(n);
 }

@@ -1,5 +1,7 @@
 #include "store/schedules.hpp"
 
+#include "store/statement.hpp"
+
 namespace conveyor::store {
 
 namespace {
@@ -13,31 +15,31 @@ const char* or_null(const std::optional<std::string>& s) {
 } // namespace
 
 std::int64_t db_now(pqxx::transaction_base& tx) {
-    return tx.exec_prepared("db_now")[0][0].as<std::int64_t>();
+    return exec(tx, "db_now")[0][0].as<std::int64_t>();
 }
 
 StoredSchedule upsert_schedule(pqxx::transaction_base& tx, const ScheduleSpec& spec,
                                std::optional<std::int64_t> next_run) {
     auto next = text_of(next_run);
-    auto row = tx.exec_prepared("upsert_schedule", spec.name, spec.cron, spec.timezone, spec.job,
-                                spec.enabled ? "true" : "false", or_null(next))[0];
+    auto row = exec(tx, "upsert_schedule", spec.name, spec.cron, spec.timezone, spec.job,
+                    spec.enabled ? "true" : "false", or_null(next))[0];
     return {row["schedule"].c_str(), row["created"].as<bool>()};
 }
 
 std::vector<std::string> list_schedules(pqxx::transaction_base& tx,
                                         const std::optional<std::string>& name) {
     std::vector<std::string> out;
-    for (const auto& row : tx.exec_prepared("list_schedules", name ? name->c_str() : nullptr))
+    for (const auto& row : exec(tx, "list_schedules", name ? name->c_str() : nullptr))
         out.emplace_back(row["schedule"].c_str());
     return out;
 }
 
 bool delete_schedule(pqxx::transaction_base& tx, const std::string& name) {
-    return tx.exec_prepared("delete_schedule", name).affected_rows() > 0;
+    return exec(tx, "delete_schedule", name).affected_rows() > 0;
 }
 
 std::optional<std::string> schedule_job(pqxx::transaction_base& tx, const std::string& name) {
-    auto rows = tx.exec_prepared("schedule_job", name);
+    auto rows = exec(tx, "schedule_job", name);
     if (rows.empty())
         return std::nullopt;
     return std::string(rows[0]["job"].c_str());
@@ -45,7 +47,7 @@ std::optional<std::string> schedule_job(pqxx::transaction_base& tx, const std::s
 
 std::vector<DueSchedule> lock_due_schedules(pqxx::transaction_base& tx, int limit) {
     std::vector<DueSchedule> out;
-    for (const auto& row : tx.exec_prepared("lock_due_schedules", limit))
+    for (const auto& row : exec(tx, "lock_due_schedules", limit))
         out.push_back({row["name"].c_str(), row["cron"].c_str(), row["timezone"].c_str(),
                        row["job"].c_str(), row["next_s"].as<std::int64_t>(),
                        row["now_s"].as<std::int64_t>()});
@@ -55,7 +57,7 @@ std::vector<DueSchedule> lock_due_schedules(pqxx::transaction_base& tx, int limi
 void advance_schedule(pqxx::transaction_base& tx, const std::string& name,
                       std::optional<std::int64_t> next_run, std::optional<std::int64_t> slot) {
     auto next = text_of(next_run), done = text_of(slot);
-    tx.exec_prepared("advance_schedule", name, or_null(next), or_null(done));
+    exec(tx, "advance_schedule", name, or_null(next), or_null(done));
 }
 
 } // namespace conveyor::store

@@ -288,6 +288,9 @@ TEST_CASE("cancelled, manual-retry and deleted events reach the streams of anoth
             return !seen.empty() && seen.back() == "deleted";
         },
         std::chrono::seconds(10)));
+    // The submission's own `pending` may come first: B can learn of it after the stream opened.
+    if (seen.size() == 4 && seen.front() == "pending")
+        seen.erase(seen.begin());
     CHECK(seen == std::vector<std::string>{"cancelled", "pending", "deleted"});
 }
 
