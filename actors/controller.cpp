@@ -8,6 +8,7 @@
 
 #include "actors/request_transaction.hpp"
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "store/queries.hpp"
 
 namespace conveyor {
@@ -20,6 +21,21 @@ struct controller_state {
 };
 
 using self_ptr = controller_actor::stateful_pointer<controller_state>;
+
+// A pending job cancelled here ended without an attempt: counted as finished `cancelled`
+// (conveyor_jobs_finished_total). A running one is counted by its executor when its attempt ends.
+// Called after the commit, so a rolled-back page counts nothing.
+void count_cancelled(JobAction action, const std::vector<store::ActionRow>& rows) {
+    if (action != JobAction::cancel)
+        return;
+    for (const auto& r : rows) {
+        if (!r.changed || r.before != JobStatus::pending)
+            continue;
+        auto job = nlohmann::json::parse(*r.changed, nullptr, false);
+        if (job.is_object())
+            metrics::job_cancelled(job.value("queue", ""), job.value("job_type", ""));
+    }
+}
 
 std::string state_message(JobAction action, JobStatus status) {
     return std::string("cannot ") + to_string(action) + " a job that is " + to_string(status);
@@ -70,6 +86,7 @@ void change_one(self_ptr self, ChangeJob& m) {
         m.reply(std::move(*failed));
         return;
     }
+    count_cancelled(m.action, rows);
     m.reply(single_outcome(m.action, m.id, rows, current));
 }
 
@@ -81,24 +98,28 @@ void change_many(self_ptr self, ChangeJobs& m) {
         matched += static_cast<long>(rows.size());
         for (const auto& r : rows)
             changed += r.changed ? 1 : 0;
+        count_cancelled(m.action, rows);
     };
     if (!m.target.filter) {
+        std::vector<store::ActionRow> rows;
         if (auto failed = in_transaction(*self->state.conn, "controller", "job action",
                                          [&](pqxx::transaction_base& tx) {
-                                             count(store::apply_action(tx, m.action, m.target.ids));
+                                             rows = store::apply_action(tx, m.action, m.target.ids);
                                          })) {
             m.reply(std::move(*failed));
             return;
         }
+        count(rows);
     } else {
         std::optional<std::string> after;
         for (;;) {
             std::vector<std::string> page;
+            std::vector<store::ActionRow> rows;
             auto failed = in_transaction(
                 *self->state.conn, "controller", "job action", [&](pqxx::transaction_base& tx) {
                     page = store::bulk_page(tx, *m.target.filter, after, kBulkBatch);
                     if (!page.empty())
-                        count(store::apply_action(tx, m.action, page));
+                        rows = store::apply_action(tx, m.action, page);
                 });
             if (failed) {
                 // Pages already done stay done: say how far it got.
@@ -107,6 +128,7 @@ void change_many(self_ptr self, ChangeJobs& m) {
                 m.reply(std::move(*failed));
                 return;
             }
+            count(rows);
             if (static_cast<int>(page.size()) < kBulkBatch)
                 break;
             after = page.back();

@@ -9,6 +9,7 @@
 #include "engine/leadership.hpp"
 #include "engine/schedule_ticks.hpp"
 #include "log.hpp"
+#include "metrics/metrics.hpp"
 #include "model/cron_schedule.hpp"
 #include "store/connection.hpp"
 #include "store/queries.hpp"
@@ -74,6 +75,11 @@ RequestOutcome trigger(pqxx::connection& c, const std::string& name,
     auto rendered = store::insert_jobs(tx, {job});
     store::notify_wake(tx, {job.queue});
     tx.commit();
+    // A held unique_key answers 200 with the holder, as POST /jobs does.
+    if (rendered.front().duplicate)
+        metrics::job_deduplicated(job.queue);
+    else
+        metrics::job_enqueued(job.queue, job.job_type);
     return Inserted{std::move(rendered), false};
 }
 
@@ -95,9 +101,18 @@ template <typename F> void answer(self_ptr self, const ReplyTo& reply, F&& body)
 void tick(self_ptr self, const HandlerRegistry& registry) {
     auto& st = self->state;
     try {
-        for (const auto& f : fire_due_schedules(st.conn->get(), registry))
+        for (const auto& f : fire_due_schedules(st.conn->get(), registry)) {
+            if (f.duplicate) {
+                metrics::job_deduplicated(f.queue);
+                log::info("scheduler", "schedule '" + f.schedule + "': its slot at " +
+                                           utc_text(f.slot) + " enqueued nothing, unfinished job " +
+                                           f.job_id + " holds its unique_key");
+                continue;
+            }
+            metrics::job_enqueued(f.queue, f.job_type);
             log::info("scheduler", "schedule '" + f.schedule + "' enqueued job " + f.job_id +
                                        " for its slot at " + utc_text(f.slot));
+        }
         st.tick_failing = false;
     } catch (const std::exception& e) {
         st.conn->reset();

@@ -4,7 +4,8 @@
 'use strict';
 
 // What the pages can do, one entry per button: a route added to the API gets its button here and
-// every page that shows that kind of object offers it when `when` holds.
+// every page that shows that kind of object offers it when `when` holds. `body` (optional) makes
+// the request's JSON body; `after` (optional) replaces the page's reload with the answer.
 const ACTIONS = {
   queue: [
     { label: 'Pause', method: 'POST', path: (q) => `/queues/${enc(q.name)}/pause`, when: (q) => !q.paused },
@@ -12,16 +13,31 @@ const ACTIONS = {
   ],
   job: [
     { label: 'Cancel', method: 'POST', path: (j) => `/jobs/${j.id}/cancel`,
-      when: (j) => j.status === 'pending' || j.status === 'processing' },
+      when: (j) => j.status === 'pending' || j.status === 'processing',
+      // 202: the job runs on until its attempt sees the request (the page shows it ending).
+      said: (r) => (r.status === 202 ? 'Cancel: requested, the running attempt is being stopped' : 'Cancel: done') },
     { label: 'Retry', method: 'POST', path: (j) => `/jobs/${j.id}/retry`,
       when: (j) => j.status === 'failed' || j.status === 'cancelled' },
     // Gone afterwards: back to the list instead of reloading the job.
     { label: 'Delete', method: 'DELETE', path: (j) => `/jobs/${j.id}`,
       when: (j) => j.status !== 'processing', after: () => { location.hash = '#/jobs'; } },
   ],
+  // A schedule is switched by storing it again with `enabled` changed (PUT takes the whole
+  // schedule; its job as GET answered it is accepted as is).
+  schedule: [
+    { label: 'Disable', method: 'PUT', path: (s) => `/schedules/${enc(s.name)}`, when: (s) => s.enabled,
+      body: (s) => ({ cron: s.cron, timezone: s.timezone, job: s.job, enabled: false }) },
+    { label: 'Enable', method: 'PUT', path: (s) => `/schedules/${enc(s.name)}`, when: (s) => !s.enabled,
+      body: (s) => ({ cron: s.cron, timezone: s.timezone, job: s.job, enabled: true }) },
+    // To the job it enqueued (or, unique_key held, the job holding it), to watch it run.
+    { label: 'Trigger', method: 'POST', path: (s) => `/schedules/${enc(s.name)}/trigger`, when: () => true,
+      after: (r) => { location.hash = `#/jobs/${r.data.id}`; },
+      said: (r) => (r.data && r.data.duplicate ? 'Trigger: its unique_key is held by this job' : 'Trigger: job enqueued') },
+  ],
 };
 
 const STATUSES = ['pending', 'processing', 'done', 'failed', 'cancelled'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 50;
 const TOKEN_KEY = 'conveyor-token';
 const enc = encodeURIComponent;
@@ -73,7 +89,7 @@ async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
   if (r.status === 401) askToken();
   if (!r.ok) throw new ApiError(r.status, data && data.error && data.error.code, (data && data.error && data.error.message) || text);
-  return { data, text, headers: r.headers };
+  return { data, text, headers: r.headers, status: r.status };
 }
 function askToken(message) {
   document.getElementById('login').hidden = false;
@@ -162,9 +178,11 @@ function overviewPage(main) {
         : h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'queue'), STATUSES.map((s) => h('th', { class: 'num' }, s)))),
           h('tbody', {}, rows)));
       const gauge = (n) => (samples.find((x) => x.name === n) || { value: 0 }).value;
+      const sum = (n) => samples.filter((x) => x.name === n).reduce((a, x) => a + x.value, 0);
       worker.replaceChildren(
         ...STATUSES.slice(0, 2).map((st) => h('div', { class: 'card' }, h('div', { class: 'n', id: `total-${st}` }, (total[st] || 0).toLocaleString()), h('div', { class: 'l' }, st))),
         h('div', { class: 'card' }, h('div', { class: 'n' }, `${gauge('conveyor_worker_running_jobs')}/${gauge('conveyor_worker_slots')}`), h('div', { class: 'l' }, 'running here / slots')),
+        h('div', { class: 'card' }, h('div', { class: 'n', id: 'total-cancel-requested' }, sum('conveyor_jobs_cancel_requested').toLocaleString()), h('div', { class: 'l' }, 'cancel requested, still running')),
         h('div', { class: 'card' }, h('div', { class: 'n' }, gauge('conveyor_sse_subscribers')), h('div', { class: 'l' }, 'live subscribers here')));
     } catch (e) {
       if (e.status !== 401) counts.replaceChildren(h('p', { class: 'error' }, `metrics: ${e.message}`));
@@ -223,6 +241,8 @@ function overviewPage(main) {
 }
 
 function jobMatches(filters, ev) {
+  // Events carry no unique_key: under that filter only rows already listed are kept current.
+  if (filters.unique_key) return false;
   const inList = (v, list) => !list || list.split(',').includes(v);
   return inList(ev.status, filters.status) && inList(ev.queue, filters.queue) && inList(ev.job_type, filters.job_type);
 }
@@ -238,7 +258,8 @@ function jobRow(j) {
 }
 
 function jobsPage(main, params) {
-  const filters = { status: params.get('status') || '', queue: params.get('queue') || '', job_type: params.get('job_type') || '' };
+  const filters = { status: params.get('status') || '', queue: params.get('queue') || '', job_type: params.get('job_type') || '',
+    unique_key: params.get('unique_key') || '' };
   const cursor = params.get('cursor') || '';
   const go = (f, c) => {
     const q = new URLSearchParams();
@@ -250,19 +271,28 @@ function jobsPage(main, params) {
     STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s)));
   const queue = h('input', { id: 'filter-queue', placeholder: 'queue', value: filters.queue, 'aria-label': 'queue' });
   const type = h('input', { id: 'filter-type', placeholder: 'job type', value: filters.job_type, 'aria-label': 'job type' });
-  const search = h('input', { id: 'search-id', placeholder: 'job id', size: 38, 'aria-label': 'job id' });
-  const apply = () => go({ status: status.value, queue: queue.value.trim(), job_type: type.value.trim() }, '');
+  const search = h('input', { id: 'search', placeholder: 'job id or unique key', size: 38, value: filters.unique_key,
+    'aria-label': 'job id or unique key' });
+  const key = () => (UUID.test(search.value.trim()) ? '' : search.value.trim());
+  const apply = () => go({ status: status.value, queue: queue.value.trim(), job_type: type.value.trim(), unique_key: key() }, '');
+  // An id opens its job; anything else is a unique key: the jobs that used it (GET /jobs?unique_key=).
+  const find = () => {
+    const v = search.value.trim();
+    if (UUID.test(v)) location.hash = `#/jobs/${v.toLowerCase()}`;
+    else go({ ...filters, unique_key: v }, '');
+  };
   const tbody = h('tbody', { id: 'jobs' });
   const pager = h('div', { class: 'pager' });
   const message = h('p', { class: 'muted' }, 'loading…');
   main.append(h('h1', {}, 'Jobs'),
     h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); } }, status, queue, type,
       h('button', { type: 'submit' }, 'Filter'),
-      h('span', { class: 'muted' }, ' or open '), search,
-      h('button', { type: 'button', onclick: () => { if (search.value.trim()) location.hash = `#/jobs/${search.value.trim()}`; } }, 'Open')),
+      h('span', { class: 'muted' }, ' or find '), search,
+      h('button', { type: 'button', id: 'search-go', onclick: find }, 'Find')),
     h('table', {}, h('thead', {}, h('tr', {}, ['id', 'status', 'type', 'queue', 'prio', 'attempts', 'updated', 'last error'].map((t) => h('th', {}, t)))), tbody),
     message, pager);
   status.addEventListener('change', apply);
+  search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); find(); } });
   (async () => {
     const q = new URLSearchParams({ limit: PAGE_SIZE });
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
@@ -308,7 +338,11 @@ function actionButtons(kind, obj, done) {
     'data-action': a.label,
     onclick: async (e) => {
       e.target.disabled = true;
-      try { const r = await api(a.method, a.path(obj)); (a.after || done)(r); toast(`${a.label}: done`); } catch (err) { toast(`${a.label}: ${err.message}`); e.target.disabled = false; }
+      try {
+        const r = await api(a.method, a.path(obj), a.body ? a.body(obj) : undefined);
+        (a.after || done)(r);
+        toast(a.said ? a.said(r) : `${a.label}: done`);
+      } catch (err) { toast(`${a.label}: ${err.message}`); e.target.disabled = false; }
     },
   }, a.label));
 }
@@ -318,11 +352,16 @@ function jobPage(main, id) {
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
   main.append(h('h1', {}, 'Job ', h('span', { class: 'mono' }, id)), body, h('h2', {}, 'History'), timeline,
     h('p', { class: 'muted' }, 'Live changes are added as they happen.'));
+  // The API's job has no cancel_requested_at: the page remembers the 202 it got itself.
+  let cancelRequested = false;
+  const acted = (r) => { if (r && r.status === 202) cancelRequested = true; load(); };
   const step = (status, ts, extra) => h('li', { 'data-status': status }, h('span', { class: 'when' }, when(ts)), statusBadge(status), extra ? ` ${extra}` : '');
   function render(job) {
     const fields = ['id', 'job_type', 'queue', 'priority', 'unique_key', 'attempts', 'max_attempts', 'last_error', 'scheduled_at', 'processing_started_at', 'finished_at', 'created_at', 'updated_at'];
     body.replaceChildren(
-      h('p', {}, h('span', { id: 'job-status' }, statusBadge(job.status)), ' ', actionButtons('job', job, () => load())),
+      h('p', {}, h('span', { id: 'job-status' }, statusBadge(job.status)), ' ',
+        cancelRequested && job.status === 'processing' ? h('span', { id: 'cancel-note', class: 'muted' }, 'cancel requested, waiting for the attempt to stop ') : '',
+        actionButtons('job', job, acted)),
       h('dl', {}, fields.filter((f) => f in job).map((f) => [h('dt', {}, f), h('dd', { class: 'mono', 'data-field': f }, job[f] === null ? '—' : String(job[f]))])),
       h('h2', {}, 'Payload'), h('pre', { id: 'payload' }, JSON.stringify(job.payload, null, 2)));
   }
@@ -390,7 +429,49 @@ function queuesPage(main) {
   return () => app.listeners.delete(onEvent);
 }
 
-// --- Routing by hash: #/, #/jobs?…, #/jobs/<id>, #/queues.
+function schedulesPage(main) {
+  const tbody = h('tbody', { id: 'schedules' });
+  const message = h('p', { class: 'muted' }, 'loading…');
+  main.append(h('h1', {}, 'Schedules'),
+    h('table', {}, h('thead', {}, h('tr', {}, ['schedule', 'cron', 'time zone', 'job', 'state', 'next run', 'last run', ''].map((t) => h('th', {}, t)))), tbody),
+    message,
+    h('p', { class: 'muted' }, 'Created and changed with PUT /schedules/<name> (see the README); a disabled schedule enqueues nothing.'));
+  function row(s) {
+    const job = s.job || {};
+    return h('tr', { 'data-schedule': s.name, 'data-enabled': String(s.enabled) },
+      h('td', {}, s.name), h('td', { class: 'mono' }, s.cron), h('td', {}, s.timezone),
+      h('td', {}, h('a', { href: `#/jobs?queue=${enc(job.queue || 'default')}&job_type=${enc(job.job_type || '')}` }, `${job.job_type} in ${job.queue}`),
+        job.unique_key ? h('span', { class: 'muted' }, ` (key ${job.unique_key})`) : ''),
+      h('td', { 'data-field': 'state' }, s.enabled ? 'enabled' : 'disabled'),
+      h('td', { 'data-field': 'next_run_at' }, when(s.next_run_at)),
+      h('td', { 'data-field': 'last_run_at' }, when(s.last_run_at)),
+      h('td', {}, actionButtons('schedule', s, () => load())));
+  }
+  async function load() {
+    try {
+      const { data } = await api('GET', '/schedules');
+      tbody.replaceChildren(...data.map(row));
+      message.textContent = data.length ? '' : 'no schedules yet';
+    } catch (e) {
+      message.className = 'error';
+      message.textContent = e.message;
+    }
+  }
+  load();
+  // Schedules have no events of their own: a slot shows as its job's creation, so any event
+  // (throttled) and a slow timer (for next_run_at moving on) reload the list.
+  let scheduled = false;
+  const onEvent = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => { scheduled = false; load(); }, 1000);
+  };
+  app.listeners.add(onEvent);
+  const timer = setInterval(load, 15000);
+  return () => { clearInterval(timer); app.listeners.delete(onEvent); };
+}
+
+// --- Routing by hash: #/, #/jobs?…, #/jobs/<id>, #/queues, #/schedules.
 function route() {
   if (app.page) app.page();
   app.listeners.clear();
@@ -402,6 +483,7 @@ function route() {
   if (path === '/jobs') { name = 'jobs'; app.page = jobsPage(main, params); }
   else if (path.startsWith('/jobs/')) { name = 'jobs'; app.page = jobPage(main, decodeURIComponent(path.slice(6))); }
   else if (path === '/queues') { name = 'queues'; app.page = queuesPage(main); }
+  else if (path === '/schedules') { name = 'schedules'; app.page = schedulesPage(main); }
   else app.page = overviewPage(main);
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === name);
 }

@@ -191,19 +191,22 @@ def scenario(name, d, args):
             with open(os.path.join(d, "soak.txt")) as f:
                 for line in f:
                     p = line.split()
-                    if len(p) == 9:
-                        num = [None if v == "-" else float(v) for v in p]
+                    if len(p) >= 9:
+                        num = [None if v == "-" else float(v) for v in p[:9]]
+                        num.append([int(v) for v in p[9:]])  # RSS KiB per process
                         rows.append(num)
         except OSError:
             pass
-        # [second, total bytes, heap bytes, live rows, dead rows, pending, p50 ms, p99 ms, finished]
+        # [second, total bytes, heap bytes, live rows, dead rows, pending, p50 ms, p99 ms, finished,
+        #  [RSS KiB of each process]]
         s["rate"] = int(m.get("rate", 0))
         s["duration_s"] = int(m.get("duration_s", 0))
         s["retention_done_s"] = int(m.get("retention_done_s", 0))
         s["samples_every_10s"] = [{"s": int(r[0]), "jobs_total_mib": round(r[1] / 2**20, 1),
                                    "jobs_heap_mib": round(r[2] / 2**20, 1), "live_rows": int(r[3]),
                                    "dead_rows": int(r[4]), "pending": int(r[5]), "p50_ms": r[6],
-                                   "p99_ms": r[7], "finished_in_window": int(r[8])} for r in rows]
+                                   "p99_ms": r[7], "finished_in_window": int(r[8]),
+                                   "conveyor_rss_mib": [round(k / 1024, 1) for k in r[9]]} for r in rows]
         third = max(1, len(rows) // 3)
         mid = [r[1] for r in rows[third:2 * third]] or [0]
         last = [r[1] for r in rows[2 * third:]] or [0]
@@ -216,6 +219,13 @@ def scenario(name, d, args):
         if lg:
             s["submitted"] = lg["ids"]
             s["submit_rate_achieved_per_s"] = lg["req_per_s"]
+            s["status_counts"] = lg["status_counts"]
+            s["idle_connections_closed_by_server"] = lg.get("idle_closed_by_server")
+        rss = [r[9] for r in rows if r[9]]
+        if rss:
+            s["conveyor_rss_mib_first_last_max"] = [
+                [round(rss[0][i] / 1024, 1), round(rss[-1][i] / 1024, 1),
+                 round(max(x[i] for x in rss if len(x) > i) / 1024, 1)] for i in range(len(rss[0]))]
         levels_off = max(last) <= 1.25 * max(mid) if rows else False
         s["levels_off"] = levels_off
         ok = bool(lg) and lg["non_201"] == 0 and levels_off and m.get("completed", "0") == "0"

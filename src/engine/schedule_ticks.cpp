@@ -58,11 +58,16 @@ std::vector<FiredSlot> fire_due_schedules(pqxx::connection& conn, const HandlerR
         }
         jobs.push_back(std::get<NewJob>(std::move(job)));
         queues.insert(jobs.back().queue);
-        fired.push_back({due.name, jobs.back().id, slot});
+        fired.push_back({due.name, jobs.back().id, slot, jobs.back().queue, jobs.back().job_type});
         store::advance_schedule(tx, due.name, next, slot);
     }
     if (!jobs.empty()) {
-        store::insert_jobs(tx, jobs);
+        auto inserted = store::insert_jobs(tx, jobs);
+        for (std::size_t i = 0; i < fired.size(); ++i)
+            if (inserted[i].duplicate) {
+                fired[i].duplicate = true;
+                fired[i].job_id = inserted[i].id;
+            }
         store::notify_wake(tx, queues);
     }
     tx.commit();

@@ -23,13 +23,17 @@ std::variant<NewJob, std::string> job_from_schedule(const std::string& job_json,
 
 struct FiredSlot {
     std::string schedule;
-    std::string job_id;
+    std::string job_id; // the job enqueued, or the unfinished one holding its unique_key
     std::int64_t slot = 0;
+    std::string queue, job_type;
+    bool duplicate = false; // its unique_key was held: the slot enqueued nothing
 };
 
 // One transaction: locks up to `limit` due schedules, inserts one job for the latest slot of each
 // that is due, and advances each one's next_run_at past the database's now, then commits. A
-// schedule whose job is no longer valid skips the slot (logged).
+// schedule whose job is no longer valid skips the slot (logged). A job whose unique_key an
+// unfinished job of its queue holds is not inserted, as for POST /jobs: the slot is used up and
+// its FiredSlot names the holder.
 std::vector<FiredSlot> fire_due_schedules(pqxx::connection& conn, const HandlerRegistry& registry,
                                           int limit = 100);
 

@@ -80,6 +80,12 @@ struct Families {
             .Name("conveyor_queue_oldest_pending_age_seconds")
             .Help("Age of the oldest due pending job of each queue (0: none waiting)")
             .Register(registry);
+    prometheus::Family<Gauge>& cancel_requested =
+        prometheus::BuildGauge()
+            .Name("conveyor_jobs_cancel_requested")
+            .Help("Running jobs of each queue asked to stop whose attempt has not ended yet "
+                  "(refreshed with conveyor_jobs)")
+            .Register(registry);
     Gauge& running = prometheus::BuildGauge()
                          .Name("conveyor_worker_running_jobs")
                          .Help("Attempts running in this process")
@@ -95,11 +101,13 @@ struct Families {
                              .Help("Open GET /events streams of this process")
                              .Register(registry)
                              .Add({});
-    Gauge& maintainer = prometheus::BuildGauge()
-                            .Name("conveyor_maintainer")
-                            .Help("1 in the process that runs maintenance (reaper)")
-                            .Register(registry)
-                            .Add({});
+    Gauge& maintainer =
+        prometheus::BuildGauge()
+            .Name("conveyor_maintainer")
+            .Help("1 in the process that holds the maintainer lease (reaper, cleaner, "
+                  "schedules)")
+            .Register(registry)
+            .Add({});
 
     std::mutex counts_mutex;       // set_job_counts (one sampler) against itself
     std::set<std::string> counted; // queues given counts so far: vanished ones are set to 0
@@ -244,6 +252,7 @@ void set_job_counts(const std::vector<QueueCounts>& counts) {
         for (const auto& [status, n] : by_status)
             f.jobs.Add({{"queue", c.queue}, {"status", status}}).Set(static_cast<double>(n));
         f.oldest.Add({{"queue", c.queue}}).Set(c.oldest_pending_age_s);
+        f.cancel_requested.Add({{"queue", c.queue}}).Set(static_cast<double>(c.cancel_requested));
     }
     // A queue whose jobs were all deleted keeps its series, at zero, rather than its last value.
     for (const auto& q : f.counted)
@@ -251,6 +260,7 @@ void set_job_counts(const std::vector<QueueCounts>& counts) {
             for (const char* status : {"pending", "processing", "done", "failed", "cancelled"})
                 f.jobs.Add({{"queue", q}, {"status", status}}).Set(0);
             f.oldest.Add({{"queue", q}}).Set(0);
+            f.cancel_requested.Add({{"queue", q}}).Set(0);
         }
     f.counted.insert(seen.begin(), seen.end());
 }

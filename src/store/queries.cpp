@@ -312,7 +312,8 @@ std::vector<QueueCounts> count_jobs(pqxx::connection& conn) {
         out.push_back(QueueCounts{row["queue"].c_str(), row["pending"].as<long long>(),
                                   row["processing"].as<long long>(), row["done"].as<long long>(),
                                   row["failed"].as<long long>(), row["cancelled"].as<long long>(),
-                                  row["oldest_pending_age_s"].as<double>()});
+                                  row["oldest_pending_age_s"].as<double>(),
+                                  row["cancel_requested"].as<long long>()});
     return out;
 }
 

@@ -1,5 +1,6 @@
 """The dashboard in a real headless Chromium: jobs appear live, a job's page shows its fields,
-payload and timeline, a pause from the page stops claims, the token is asked once per tab, the
+payload and timeline, a running job is cancelled from its page, a pause from the page stops
+claims, schedules are listed, switched and triggered, the token is asked once per tab, the
 browser's own EventSource resumes with Last-Event-ID, and CORS lets an allowed origin in only.
 Set CONVEYOR_SCREENSHOTS to a directory to save the README's screenshots there."""
 import http.server
@@ -9,6 +10,7 @@ import time
 import unittest
 
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.keys import Keys
 
 from browser import By, find, start_browser, wait_text
 from support import Database, Service, free_port, job_status, request, submit, wait_until
@@ -56,6 +58,24 @@ class LivePages(DashboardCase):
         mine = submit(self.service, {"job_type": "noop", "payload": {}, "queue": "ui-mine"})
         find(self.browser, '#jobs tr[data-job-id="%s"]' % mine)
         self.assertFalse(self.browser.find_elements(By.CSS_SELECTOR, '#jobs tr[data-job-id="%s"]' % other))
+
+    def test_the_search_opens_a_job_by_id_and_lists_the_jobs_of_a_unique_key(self):
+        keyed = submit(self.service, {"job_type": "noop", "payload": {}, "unique_key": "invoice-42"})
+        other = submit(self.service, {"job_type": "noop", "payload": {}, "unique_key": "invoice-43"})
+        plain = submit(self.service, {"job_type": "noop", "payload": {}})
+        self.open("#/jobs")
+        find(self.browser, '#jobs tr[data-job-id="%s"]' % plain)
+        box = find(self.browser, "#search")
+        box.send_keys("invoice-42", Keys.ENTER)
+        find(self.browser, '#jobs tr[data-job-id="%s"]' % keyed)
+        self.assertIn("unique_key=invoice-42", self.browser.current_url)
+        self.assertEqual(len(self.browser.find_elements(By.CSS_SELECTOR, "#jobs tr")), 1)
+        self.assertFalse(self.browser.find_elements(By.CSS_SELECTOR, '#jobs tr[data-job-id="%s"]' % other))
+        box = find(self.browser, "#search")
+        box.clear()
+        box.send_keys(plain.upper())
+        find(self.browser, "#search-go").click()
+        wait_text(self.browser, '[data-field="id"]', plain)
 
     def test_keyset_paging_walks_older_jobs(self):
         ids = [submit(self.service, {"job_type": "noop", "payload": {"i": i}, "queue": "ui-page"}) for i in range(55)]
@@ -128,6 +148,25 @@ class JobActions(DashboardCase):
         self.assertTrue(wait_until(lambda: self.api("GET", "/jobs/" + job).status == 404))
         find(self.browser, "#jobs")  # back on the list
 
+    def test_cancel_a_running_job_from_its_page(self):
+        # A webhook whose receiver holds the request: the job stays processing until cancelled.
+        hold = HoldingServer()
+        try:
+            job = submit(self.service, {"job_type": "webhook", "max_attempts": 5,
+                                        "payload": {"url": hold.url, "timeout_ms": 60000}})
+            self.open("#/jobs/" + job)
+            wait_text(self.browser, "#job-status", "processing")
+            self.assertTrue(hold.arrived.wait(20))
+            self.click('button[data-action="Cancel"]')
+            wait_text(self.browser, "#job-status", "cancelled")
+            find(self.browser, '#timeline li[data-status="cancelled"]')
+            got = self.api("GET", "/jobs/" + job).json()
+            self.assertEqual(got["status"], "cancelled")
+            self.assertEqual(got["attempts"], 1)  # never retried
+            self.assertTrue(got["last_error"].startswith("cancelled"), got)
+        finally:
+            hold.close()
+
     def click(self, css):
         """Clicks `css`, again if the page re-rendered it meanwhile (after an action, and on
         each live event of the job, the page is drawn anew)."""
@@ -138,6 +177,82 @@ class JobActions(DashboardCase):
             except StaleElementReferenceException:
                 time.sleep(0.1)
         self.fail("could not click " + css)
+
+
+class HoldingServer:
+    """A webhook receiver on loopback that answers nothing for 30 s, so that a job calling it stays
+    running until it is cancelled."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.arrived.set()
+                outer.release.wait(30)
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/hold" % self.server.server_address[1]
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Schedules(DashboardCase):
+    def put(self, name, enabled=True, queue="ui-sched"):
+        body = {"cron": "0 3 * * *", "timezone": "Europe/Berlin", "enabled": enabled,
+                "job": {"job_type": "noop", "queue": queue, "payload": {"from": name}}}
+        r = self.api("PUT", "/schedules/" + name, body)
+        self.assertEqual(r.status, 201, r.body)
+
+    def test_schedules_are_listed_with_their_state_and_next_run(self):
+        self.put("nightly")
+        self.put("paused-one", enabled=False)
+        self.open("#/schedules")
+        wait_text(self.browser, '#schedules tr[data-schedule="nightly"] [data-field="state"]', "enabled")
+        wait_text(self.browser, '#schedules tr[data-schedule="paused-one"] [data-field="state"]', "disabled")
+        self.assertNotEqual(find(self.browser, '#schedules tr[data-schedule="nightly"] [data-field="next_run_at"]').text, "—")
+        self.assertEqual(find(self.browser, '#schedules tr[data-schedule="paused-one"] [data-field="next_run_at"]').text, "—")
+
+    def test_disable_and_enable_from_the_page(self):
+        self.put("nightly")
+        self.open("#/schedules")
+        find(self.browser, '#schedules tr[data-schedule="nightly"] button[data-action="Disable"]').click()
+        find(self.browser, '#schedules tr[data-schedule="nightly"][data-enabled="false"]')
+        s = self.api("GET", "/schedules/nightly").json()
+        self.assertFalse(s["enabled"])
+        self.assertIsNone(s["next_run_at"])
+        # The rest of the schedule is kept as it was.
+        self.assertEqual((s["cron"], s["timezone"], s["job"]["payload"]), ("0 3 * * *", "Europe/Berlin", {"from": "nightly"}))
+        find(self.browser, '#schedules tr[data-schedule="nightly"] button[data-action="Enable"]').click()
+        find(self.browser, '#schedules tr[data-schedule="nightly"][data-enabled="true"]')
+        s = self.api("GET", "/schedules/nightly").json()
+        self.assertTrue(s["enabled"])
+        self.assertIsNotNone(s["next_run_at"])
+
+    def test_trigger_from_the_page_enqueues_one_job_and_shows_it(self):
+        self.put("nightly")
+        self.open("#/schedules")
+        find(self.browser, '#schedules tr[data-schedule="nightly"] button[data-action="Trigger"]').click()
+        wait_text(self.browser, "#job-status", "done")
+        jobs = self.api("GET", "/jobs?queue=ui-sched").json()
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs[0]["payload"], {"from": "nightly"})
+        self.assertIn(jobs[0]["id"], self.browser.current_url)
 
 
 class TokenOncePerTab(DashboardCase):

@@ -101,3 +101,34 @@ TEST_CASE("a stored schedule this version cannot read is paused, not retried eve
     CHECK(db.count("SELECT count(*) FROM schedules WHERE next_run_at IS NULL") == 1);
     CHECK(db.count("SELECT count(*) FROM jobs") == 0);
 }
+
+TEST_CASE("a schedule's job keeps its unique_key: a slot while the last job is unfinished makes "
+          "none") {
+    TestDatabase db;
+    auto conn = migrated(db);
+    db.exec("INSERT INTO schedules (name, cron, job, next_run_at) VALUES ('s', '* * * * *', "
+            "'{\"job_type\":\"noop\",\"queue\":\"nightly\",\"unique_key\":\"rebuild\"}', "
+            "now() - interval '1 minute')");
+    auto first = fire_due_schedules(*conn, builtin_registry());
+    REQUIRE(first.size() == 1);
+    CHECK_FALSE(first[0].duplicate);
+    CHECK(db.count("SELECT count(*) FROM jobs WHERE unique_key = 'rebuild' AND queue = 'nightly' "
+                   "AND status = 'pending'") == 1);
+    // The next slot comes while that job is still pending: the key is held, nothing is added,
+    // and the slot is used up all the same (the schedule moves on).
+    db.exec("UPDATE schedules SET next_run_at = now() - interval '1 second'");
+    auto second = fire_due_schedules(*conn, builtin_registry());
+    REQUIRE(second.size() == 1);
+    CHECK(second[0].duplicate);
+    CHECK(second[0].job_id == first[0].job_id);
+    CHECK(db.count("SELECT count(*) FROM jobs") == 1);
+    CHECK(db.count("SELECT count(*) FROM schedules WHERE next_run_at > now()") == 1);
+    // Once it finished the key is free again: the next slot enqueues a new job.
+    db.exec("UPDATE jobs SET status = 'done', finished_at = now()");
+    db.exec("UPDATE schedules SET next_run_at = now() - interval '1 second'");
+    auto third = fire_due_schedules(*conn, builtin_registry());
+    REQUIRE(third.size() == 1);
+    CHECK_FALSE(third[0].duplicate);
+    CHECK(third[0].job_id != first[0].job_id);
+    CHECK(db.count("SELECT count(*) FROM jobs WHERE unique_key = 'rebuild'") == 2);
+}

@@ -63,6 +63,38 @@ TEST_CASE("a schedule is created, replaced, read, listed, triggered and deleted"
     CHECK(http_get(api.url("/schedules")).json() == json::array());
 }
 
+TEST_CASE("a schedule's unique_key is honoured: a trigger while its job is unfinished answers "
+          "that job") {
+    Api api;
+    REQUIRE(http("POST", api.url("/queues/keyed/pause")).status == 200);
+    auto body = json{{"cron", "@daily"},
+                     {"job", {{"job_type", "noop"}, {"queue", "keyed"}, {"unique_key", "once"}}}};
+    auto stored = put(api, "keyed", body);
+    REQUIRE(stored.status == 201);
+    CHECK(stored.json()["job"]["unique_key"] == "once");
+    auto first = http_post_json(api.url("/schedules/keyed/trigger"), "");
+    INFO(first.body);
+    REQUIRE(first.status == 201);
+    CHECK(first.json()["unique_key"] == "once");
+    auto again = http_post_json(api.url("/schedules/keyed/trigger"), "");
+    INFO(again.body);
+    REQUIRE(again.status == 200);
+    CHECK(again.json()["duplicate"] == true);
+    CHECK(again.json()["id"] == first.json()["id"]);
+    CHECK(api.db.count("SELECT count(*) FROM jobs") == 1);
+    // A due slot while the job still waits enqueues nothing either, and says so.
+    api.db.exec("UPDATE schedules SET next_run_at = now() - interval '1 second'");
+    REQUIRE(wait_until([&] { return api.server.log_contains("holds its unique_key"); }, seconds(10),
+                       milliseconds(100)));
+    CHECK(api.db.count("SELECT count(*) FROM jobs") == 1);
+    // Once it ran, the key is free: the next trigger makes a new job.
+    REQUIRE(http("POST", api.url("/queues/keyed/resume")).status == 200);
+    wait_for_status(api.server, first.json()["id"].get<std::string>(), "done");
+    auto later = http_post_json(api.url("/schedules/keyed/trigger"), "");
+    CHECK(later.status == 201);
+    CHECK(later.json()["id"] != first.json()["id"]);
+}
+
 TEST_CASE("schedule requests that cannot be done are refused naming the field") {
     Api api;
     auto bad_cron = kReport;

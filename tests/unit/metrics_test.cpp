@@ -50,8 +50,9 @@ TEST_CASE("metrics recorders: outcomes, durations, cancels, rescues and duplicat
 }
 
 TEST_CASE("metrics recorders: a queue that vanished from the counts reads 0, not its last value") {
-    metrics::set_job_counts({QueueCounts{"u4", 5, 1, 9, 2, 0, 12.5}});
+    metrics::set_job_counts({QueueCounts{"u4", 5, 1, 9, 2, 0, 12.5, 1}});
     auto text = metrics::scrape(0);
+    CHECK(metric(text, "conveyor_jobs_cancel_requested", {{"queue", "u4"}}) == 1);
     CHECK(metric(text, "conveyor_jobs", {{"queue", "u4"}, {"status", "pending"}}) == 5);
     CHECK(metric(text, "conveyor_jobs", {{"queue", "u4"}, {"status", "done"}}) == 9);
     CHECK(metric(text, "conveyor_queue_oldest_pending_age_seconds", {{"queue", "u4"}}) == 12.5);
@@ -59,6 +60,7 @@ TEST_CASE("metrics recorders: a queue that vanished from the counts reads 0, not
     text = metrics::scrape(0);
     CHECK(metric(text, "conveyor_jobs", {{"queue", "u4"}}) == 0);
     CHECK(metric(text, "conveyor_queue_oldest_pending_age_seconds", {{"queue", "u4"}}) == 0);
+    CHECK(metric(text, "conveyor_jobs_cancel_requested", {{"queue", "u4"}}) == 0);
 }
 
 TEST_CASE("metrics recorders: scraped within a window") {

@@ -11,6 +11,11 @@ using Env = std::map<std::string, std::string>;
 
 namespace {
 
+HttpResponse post(const ServerProcess& s, const std::string& path, const json& body = json()) {
+    return http("POST", s.base_url() + path, body.is_null() ? "" : body.dump(),
+                {"Content-Type: application/json"});
+}
+
 // Waits (bounded) until the scraped `name{labels}` equals `want`; returns the last text.
 std::string wait_metric(const ServerProcess& s, const std::string& name,
                         const std::map<std::string, std::string>& labels, double want) {
@@ -90,6 +95,34 @@ TEST_CASE("metrics: job counts by queue and status come from the database, refre
     CHECK(metric(text, "conveyor_queue_oldest_pending_age_seconds", {{"queue", "held"}}) >= 0);
     REQUIRE(http("POST", api.url("/queues/held/resume")).status == 200);
     wait_metric(api.server, "conveyor_jobs", {{"queue", "held"}, {"status", "done"}}, 3);
+}
+
+TEST_CASE("metrics: cancels of pending jobs count as finished, pending cancels of running ones "
+          "as a gauge") {
+    TestDatabase db;
+    auto s = start_testd(db);
+    REQUIRE(http("POST", s->base_url() + "/queues/mc/pause").status == 200);
+    std::vector<std::string> held;
+    for (int i = 0; i < 3; ++i)
+        held.push_back(
+            submit(*s, {{"job_type", "test"}, {"payload", json::object()}, {"queue", "mc"}}));
+    REQUIRE(post(*s, "/jobs/" + held[0] + "/cancel").status == 200);
+    REQUIRE(post(*s, "/jobs/cancel", {{"ids", {held[1], held[2]}}}).status == 200);
+    const std::map<std::string, std::string> cancelled{
+        {"queue", "mc"}, {"job_type", "test"}, {"outcome", "cancelled"}};
+    auto text = scrape(s->base_url());
+    CHECK(metric(text, "conveyor_jobs_finished_total", cancelled) == 3);
+    // No attempt ran: no duration series.
+    CHECK(metric(text, "conveyor_job_duration_seconds_count", cancelled) == std::nullopt);
+    // The test handler ignores the cancel flag: the job stays processing, asked to stop, until
+    // its sleep ends (then done: it succeeded). Long enough for the sampler (every 5 s) to see it.
+    auto running =
+        submit(*s, {{"job_type", "test"}, {"payload", {{"sleep_ms", 12000}}}, {"queue", "mc-run"}});
+    wait_for_status(*s, running, "processing");
+    REQUIRE(post(*s, "/jobs/" + running + "/cancel").status == 202);
+    wait_metric(*s, "conveyor_jobs_cancel_requested", {{"queue", "mc-run"}}, 1);
+    wait_for_status(*s, running, "done", 30);
+    wait_metric(*s, "conveyor_jobs_cancel_requested", {{"queue", "mc-run"}}, 0);
 }
 
 TEST_CASE("metrics: open SSE streams and running jobs are gauges of this process") {
