@@ -11,9 +11,10 @@ CONVEYOR_DEB_PACKAGES=(
 )
 
 # Only the tests need these (scripts/test adds them): the dashboard's browser tests (headless
-# Chromium over WebDriver), the OpenAPI schema checks and a real Prometheus scrape.
+# Chromium over WebDriver), the OpenAPI schema checks, a real Prometheus scrape and a real
+# transaction-pooling PgBouncer (tests/scale/pooler_test.cpp).
 CONVEYOR_TEST_DEB_PACKAGES=(
-    chromium chromium-driver python3-selenium python3-jsonschema prometheus
+    chromium chromium-driver python3-selenium python3-jsonschema prometheus pgbouncer
 )
 
 # Prints the packages of CONVEYOR_DEB_PACKAGES that are not installed, one per line.

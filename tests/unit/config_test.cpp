@@ -165,3 +165,18 @@ TEST_CASE("backoff is min(base * 5^(n-1), max)") {
     CHECK(c.backoff_after(3).count() == 25000);
     CHECK(c.backoff_after(20).count() == 3600000);
 }
+
+TEST_CASE(
+    "LISTEN_DATABASE_URL defaults to DATABASE_URL; another URL means DATABASE_URL is pooled") {
+    const std::string direct = "postgresql://u@db/conveyor", pooled = "postgresql://u@pgb/conveyor";
+    auto same = parse({{"DATABASE_URL", direct}}).config;
+    CHECK(same.listen_url() == direct);
+    CHECK_FALSE(same.pooled());
+    CHECK_FALSE(parse({{"DATABASE_URL", direct}, {"LISTEN_DATABASE_URL", direct}}).config.pooled());
+    auto split = parse({{"DATABASE_URL", pooled}, {"LISTEN_DATABASE_URL", direct}}).config;
+    CHECK(split.listen_url() == direct);
+    CHECK(split.pooled());
+    auto bad = error_of({{"LISTEN_DATABASE_URL", "mysql://u:secret@db/x"}});
+    CHECK(bad.find("LISTEN_DATABASE_URL") == 0);
+    CHECK(bad.find("secret") == std::string::npos);
+}
