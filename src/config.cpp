@@ -167,7 +167,7 @@ const std::vector<Option>& options() {
          [](Config& c, const std::string& n, const std::string& v) {
              apply_database_url(c, n, v);
          }},
-        {"LISTEN_DATABASE_URL", "listen-database-url", "DATABASE_URL",
+        {"LISTEN_DATABASE_URL", "listen-database-url", "(DATABASE_URL)",
          "a direct session connection for LISTEN, for when DATABASE_URL goes through a "
          "transaction-pooling PgBouncer",
          [](Config& c, const std::string& n, const std::string& v) {

@@ -164,8 +164,9 @@ int run_service(const Config& config, const HandlerRegistry& registry) {
     };
 
     // Serve once live events start: a stream opened earlier would miss the first ones.
-    if (window_loaded.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
-        log::warn("service", "the event log is not loaded after 30 s; serving anyway (streams "
+    // Bounded: a notifier that cannot read (a misconfigured pooler) must not keep the API down.
+    if (window_loaded.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+        log::warn("service", "the event log is not loaded after 5 s; serving anyway (streams "
                              "opened now may miss events until it is)");
     HttpServer http(cfg, registry, writer, controller, readers, broadcaster, subscribers);
     http.set_scheduler(scheduler);

@@ -167,7 +167,7 @@ TEST_CASE("backoff is min(base * 5^(n-1), max)") {
 }
 
 TEST_CASE(
-    "LISTEN_DATABASE_URL defaults to DATABASE_URL; another URL means DATABASE_URL is pooled") {
+    "LISTEN_DATABASE_URL defaults to DATABASE_URL, and another URL means DATABASE_URL is pooled") {
     const std::string direct = "postgresql://u@db/conveyor", pooled = "postgresql://u@pgb/conveyor";
     auto same = parse({{"DATABASE_URL", direct}}).config;
     CHECK(same.listen_url() == direct);
