@@ -13,25 +13,11 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-using Procs = std::vector<std::unique_ptr<ServerProcess>>;
-
 Procs start_three(const TestDatabase& db) {
     Procs procs;
     for (int i = 0; i < 3; ++i)
         procs.push_back(start_service(conveyor_binary(), db));
     return procs;
-}
-
-// Indexes of the running processes whose /healthz says "leader": true.
-std::vector<size_t> leaders(Procs& procs) {
-    std::vector<size_t> out;
-    for (size_t i = 0; i < procs.size(); ++i)
-        if (procs[i]->running()) {
-            auto health = http_get(procs[i]->base_url() + "/healthz").json();
-            if (health.is_object() && health.value("leader", false))
-                out.push_back(i);
-        }
-    return out;
 }
 
 // Waits until exactly one running process leads (other than `not_this`); returns it.

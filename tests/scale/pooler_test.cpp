@@ -41,17 +41,6 @@ std::map<std::string, std::string> pooled_env(const TestDatabase& db, const PgBo
             {"BACKOFF_MAX_S", "1"}};
 }
 
-std::vector<size_t> leaders(Procs& procs) {
-    std::vector<size_t> out;
-    for (size_t i = 0; i < procs.size(); ++i)
-        if (procs[i]->running()) {
-            auto health = http_get(procs[i]->base_url() + "/healthz").json();
-            if (health.is_object() && health.value("leader", false))
-                out.push_back(i);
-        }
-    return out;
-}
-
 long long done_events(const SseClient& c) {
     long long n = 0;
     for (const auto& e : c.events())

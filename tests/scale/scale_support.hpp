@@ -18,8 +18,6 @@
 
 namespace testsupport {
 
-using Procs = std::vector<std::unique_ptr<ServerProcess>>;
-
 // Merges `value` into the report under `key`.
 inline void scale_report(const std::string& key, nlohmann::json value) {
     static std::mutex m;

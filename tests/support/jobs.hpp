@@ -122,4 +122,19 @@ inline long long overlapping_executions(const TestDatabase& db) {
                     "b.started_at < a.finished_at");
 }
 
+// Processes started by a test, for the tests that run several on one database.
+using Procs = std::vector<std::unique_ptr<ServerProcess>>;
+
+// Indexes of the running processes whose /healthz says "leader": true.
+inline std::vector<size_t> leaders(Procs& procs) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < procs.size(); ++i)
+        if (procs[i]->running()) {
+            auto health = http_get(procs[i]->base_url() + "/healthz").json();
+            if (health.is_object() && health.value("leader", false))
+                out.push_back(i);
+        }
+    return out;
+}
+
 } // namespace testsupport
