@@ -16,7 +16,10 @@ SCENARIO_DESC = {
     "drain-c50": "as drain with WORKER_CONCURRENCY=50",
     "drain-2proc": "as drain with 2 processes",
     "drain-4proc": "as drain with 4 processes",
-    "limit": "pgbench on the same cluster: POST /jobs's durable single-row insert and a 1,000-row insert",
+    "big-table": ("the drain three times: empty table, then with N finished rows already in the table "
+                  "(retention off, then on and deleting them): jobs/s against the empty table's"),
+    "limit": ("pgbench on the same cluster: POST /jobs's durable single-row insert, a 1,000-row insert, and "
+              "the claim-then-complete cycle at batch 10 and 50"),
     "queues": "4 queues x jobs/4, priorities 0-9, one queue with concurrency_limit 3, 2 processes",
     "pickup": "idle service, jobs submitted 20 ms apart: answered -> done",
     "steady": "open-loop submit at a fixed rate while workers run: answered -> done",
@@ -92,6 +95,118 @@ def pcts(lat, keys=("p50", "p95", "p99", "max")):
     return out
 
 
+def drain_figures(s, d, m):
+    """The figures of one drain (drain*, queues, each big-table variant) into s; returns its check."""
+    dr = load(os.path.join(d, "drain.json"), {})
+    t0 = int(m["t_start_us"])
+    jobs = int(m["jobs"])
+    s["jobs"] = jobs
+    s["processes"] = int(m["processes"])
+    s["worker_concurrency"] = int(m["worker_concurrency"])
+    if "preloaded_rows" in m:
+        s["preloaded_rows"] = int(m["preloaded_rows"])
+    if "env" in m:
+        s["env"] = m["env"]
+    if "setup_s" in m:
+        s["setup_s"] = int(m["setup_s"])
+    s["result"] = dr
+    seen = int(m.get("t_all_done_observed_us", "0") or 0)
+    if seen:
+        total = (seen - t0) / 1e6
+        s["seconds_start_to_all_done"] = round(total, 3)
+        s["jobs_per_s"] = round(jobs / total) if total > 0 else None
+    if dr.get("last_done_us"):
+        s["ms_start_to_first_done"] = round((dr["first_done_us"] - t0) / 1e3, 1)
+        s["seconds_start_to_last_done_tx_start"] = round((dr["last_done_us"] - t0) / 1e6, 3)
+        span = (dr["last_done_us"] - dr["first_done_us"]) / 1e6
+        s["jobs_per_s_first_to_last_done_tx"] = round((jobs - 1) / span) if span > 0 else None
+    s["basis"] = ("jobs_per_s = jobs / (first 20 ms poll that saw no pending/processing job - process "
+                  "start); *_done_tx figures use updated_at = start of the completion transaction")
+    s["timeline_100ms"] = load(os.path.join(d, "timeline.json"), [])
+    s["headline"] = f"{s.get('jobs_per_s') or 0:,} jobs/s"
+    return dr.get("done") == jobs and m.get("completed", "0") == "0"
+
+
+BIG_VARIANTS = (("empty", "empty table"), ("kept", "retention off"), ("retention", "retention on"))
+
+
+def big_table(s, d, m):
+    """big-table: three drains (empty, N rows kept, N rows deleted by retention meanwhile)."""
+    rows = int(m.get("big_rows", 0) or 0)
+    s["preloaded_rows"] = rows
+    s["variants"] = {}
+    ok = True
+    for v, _ in BIG_VARIANTS:
+        vd = os.path.join(d, v)
+        if not os.path.isdir(vd):
+            ok = False
+            continue
+        vm = meta(vd)
+        x = {"limit_s": int(vm.get("limit_s", 0)) or None}
+        try:
+            with open(os.path.join(vd, "busy_before_pct")) as f:
+                x["machine_busy_pct_before"] = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            pass
+        x["resources"] = resources(vd, vm)
+        x["ok"] = bool(drain_figures(x, vd, vm))
+        if "history_left" in vm:
+            left = int(vm["history_left"] or 0)
+            x["history_left_at_end"] = left
+            x["history_deleted_during_drain"] = rows - left
+        if v == "retention":
+            # retention must really have run during the drain
+            x["ok"] = x["ok"] and x.get("history_deleted_during_drain", 0) > 0
+        ok = ok and x["ok"]
+        s["variants"][v] = x
+    base = s["variants"].get("empty", {}).get("jobs_per_s")
+    s["ratio_to_empty"] = {}
+    for v in ("kept", "retention"):
+        r = s["variants"].get(v, {}).get("jobs_per_s")
+        s["ratio_to_empty"][v] = round(r / base, 2) if r and base else None
+    s["wanted_ratio"] = ">= 0.9"
+    s["basis"] = ("each variant: JOBS pending noop jobs queued by SQL, then 1 process at --concurrency; kept: "
+                  "RETENTION_DONE_S=0; retention: RETENTION_DONE_S=86400 with every pre-loaded row finished "
+                  "1.8-3 days ago, so the cleaner deletes them while the drain runs")
+    rk, rr = s["ratio_to_empty"].get("kept"), s["ratio_to_empty"].get("retention")
+    s["headline"] = (f"{rows:,} rows: {s['variants'].get('kept', {}).get('jobs_per_s') or 0:,} jobs/s ({rk}x empty), "
+                     f"retention on {s['variants'].get('retention', {}).get('jobs_per_s') or 0:,} ({rr}x)")
+    return ok
+
+
+def limit_cycles(s, d, m):
+    """limit's claim-then-complete cycles: for each batch size, jobs/s and PostgreSQL CPU per 1,000
+    jobs at every client count; the best client count is the ceiling."""
+    out, ok = {}, True
+    clients = [int(c) for c in m.get("cycle_clients", "").split()]
+    for b in (10, 50):
+        runs = []
+        for c in clients:
+            k = f"cycle{b}c{c}"
+            tps, tx, done = m.get(f"{k}_tps"), m.get(f"{k}_transactions"), m.get(f"{k}_done")
+            if not (tps and tx and done):
+                ok = False
+                continue
+            tps, tx, done = float(tps), int(tx), int(done)
+            x = {"clients": c, "transactions": tx, "jobs_done": done, "expected": int(m.get(f"{k}_expected", 0)),
+                 "attempts_gt_1": int(m.get(f"{k}_attempts_gt_1", 0) or 0),
+                 "seconds": round(tx / tps, 3) if tps else None,
+                 "jobs_per_s": round(done * tps / tx) if tx else None}
+            a, z = load(os.path.join(d, f"{k}-before.json")), load(os.path.join(d, f"{k}-after.json"))
+            if a and z and done:
+                x["postgres_cpu_s"] = round(z["postgres_s"] - a["postgres_s"], 2)
+                x["postgres_cpu_s_per_1000_jobs"] = round(1000 * x["postgres_cpu_s"] / done, 3)
+            x["ok"] = done == x["expected"] and x["attempts_gt_1"] == 0
+            ok = ok and x["ok"]
+            runs.append(x)
+        good = [x for x in runs if x["ok"] and x["jobs_per_s"]]
+        best = max(good, key=lambda x: x["jobs_per_s"]) if good else {}
+        out[f"batch{b}"] = {"batch": b, "jobs_per_s": best.get("jobs_per_s"), "clients": best.get("clients"),
+                            "postgres_cpu_s_per_1000_jobs": best.get("postgres_cpu_s_per_1000_jobs"),
+                            "by_clients": runs}
+    return out, ok
+
+
 def scenario(name, d, args):
     m = meta(d)
     s = {"description": SCENARIO_DESC.get(name, name), "limit_s": int(m.get("limit_s", 0)) or None}
@@ -124,28 +239,7 @@ def scenario(name, d, args):
         s["headline"] = (f"{lg['req_per_s']:,.0f} req/s" if name == "submit"
                          else f"{lg['jobs_per_s']:,.0f} jobs/s ({lg['req_per_s']:,.0f} req/s)")
     elif name.startswith("drain") or name == "queues":
-        dr = load(os.path.join(d, "drain.json"), {})
-        t0 = int(m["t_start_us"])
-        jobs = int(m["jobs"])
-        s["jobs"] = jobs
-        s["processes"] = int(m["processes"])
-        s["worker_concurrency"] = int(m["worker_concurrency"])
-        s["result"] = dr
-        seen = int(m.get("t_all_done_observed_us", "0") or 0)
-        if seen:
-            total = (seen - t0) / 1e6
-            s["seconds_start_to_all_done"] = round(total, 3)
-            s["jobs_per_s"] = round(jobs / total) if total > 0 else None
-        if dr.get("last_done_us"):
-            s["ms_start_to_first_done"] = round((dr["first_done_us"] - t0) / 1e3, 1)
-            s["seconds_start_to_last_done_tx_start"] = round((dr["last_done_us"] - t0) / 1e6, 3)
-            span = (dr["last_done_us"] - dr["first_done_us"]) / 1e6
-            s["jobs_per_s_first_to_last_done_tx"] = round((jobs - 1) / span) if span > 0 else None
-        s["basis"] = ("jobs_per_s = jobs / (first 20 ms poll that saw no pending/processing job - process "
-                      "start); *_done_tx figures use updated_at = start of the completion transaction")
-        s["timeline_100ms"] = load(os.path.join(d, "timeline.json"), [])
-        ok = dr.get("done") == jobs and m.get("completed", "0") == "0"
-        s["headline"] = f"{s.get('jobs_per_s') or 0:,} jobs/s"
+        ok = drain_figures(s, d, m)
         if name == "queues":
             peak = int(m.get("limited_max_processing", "-1") or -1)
             s["limited_queue"] = {"concurrency_limit": int(m["concurrency_limit"]),
@@ -153,6 +247,8 @@ def scenario(name, d, args):
                                   "samples": int(m.get("limited_samples", "0") or 0)}
             ok = ok and 0 <= peak <= int(m["concurrency_limit"])
             s["headline"] += f", limited queue peak {peak}/3"
+    elif name == "big-table":
+        ok = big_table(s, d, m)
     elif name == "sse-fanout":
         sse = load(os.path.join(d, "sse.json"), {})
         dl = load(os.path.join(d, "done_latency.json"), {})
@@ -181,10 +277,14 @@ def scenario(name, d, args):
         s["insert1_rows_per_s"] = round(float(t1)) if t1 else None
         s["insert1_trigger_rows_per_s"] = round(float(t1t)) if t1t else None
         s["insert1000_rows_per_s"] = round(float(t1000) * 1000) if t1000 else None
-        ok = bool(t1 and t1t and t1000) and "pgbench_rc" not in m
+        s["claim_complete_cycle"], cyc_ok = limit_cycles(s, d, m)
+        ok = bool(t1 and t1t and t1000) and "pgbench_rc" not in m and cyc_ok
+        cyc = s["claim_complete_cycle"]
         s["headline"] = (f"pgbench 1 row + event: {s['insert1_rows_per_s'] or 0:,}/s ({s['clients']} clients; "
                          f"through the trigger {s['insert1_trigger_rows_per_s'] or 0:,}/s); "
-                         f"1,000 rows: {s['insert1000_rows_per_s'] or 0:,} rows/s")
+                         f"1,000 rows: {s['insert1000_rows_per_s'] or 0:,} rows/s; claim+complete "
+                         f"batch 10 / 50: {cyc.get('batch10', {}).get('jobs_per_s') or 0:,} / "
+                         f"{cyc.get('batch50', {}).get('jobs_per_s') or 0:,} jobs/s")
     elif name == "soak":
         rows = []
         try:
@@ -358,12 +458,30 @@ def targets(res):
         "pgbench 1,000-row insert", lim.get("insert1000_rows_per_s") if lim.get("ok") else None, 0.0)
     rows[-1]["wanted"] = "(the SQL ceiling, for reference)"
     rows[-1]["met"] = None
+    # big-table: the drain with a large table of finished rows, against the empty table's (same scenario)
+    bt = sc.get("big-table") or {}
+    btv = bt.get("variants") or {}
+    empty = (btv.get("empty") or {})
+    base = empty.get("jobs_per_s") if empty.get("ok") else None
+    for v, label in (("kept", "retention off"), ("retention", "retention on, deleting them")):
+        x = btv.get(v) or {}
+        add(f"big-table drain c{x.get('worker_concurrency', '')}, {bt.get('preloaded_rows', 0):,} finished rows, "
+            f"{label}, jobs/s", x.get("jobs_per_s") if x.get("ok") else None,
+            "Conveyor empty-table drain (same scenario)", base, 0.9)
+    # the SQL ceiling of a drain: pgbench's claim-then-complete cycle at the same batch
+    cyc = lim.get("claim_complete_cycle") or {} if lim.get("ok") else {}
+    for name, b in (("drain", 10), ("drain-c50", 50)):
+        c = cyc.get(f"batch{b}") or {}
+        add(f"drain c{b} against the SQL ceiling, jobs/s", rate(name),
+            f"pgbench claim {b} + complete, {c.get('clients')} clients", c.get("jobs_per_s"), 0.0)
+        rows[-1]["wanted"] = "(fraction of the SQL ceiling)"
+        rows[-1]["met"] = None
     sse = sc.get("sse-fanout") or {}
     dl = sse.get("delivery_latency_ms") or {}
     rows.append({"target": f"SSE fan-out {sse.get('subscribers')} subscribers x {sse.get('submitted')} jobs, "
                  "every event, p99 ms", "conveyor": dl.get("p99"), "reference": "50 ms", "reference_value": 50,
                  "ratio": None, "wanted": "< 50 ms, every event delivered",
-                 "met": bool(sse.get("ok")) and dl.get("p99") is not None and dl["p99"] < 50})
+                 "met": None if dl.get("p99") is None else bool(sse.get("ok")) and dl["p99"] < 50})
     pk = sc.get("pickup") or {}
     sl = pk.get("start_latency_ms") or {}
     gl = phase(gw, "latency_c10") or {}
@@ -371,12 +489,14 @@ def targets(res):
         rows.append({"target": f"pickup {k} ms (201 -> handler starts)", "conveyor": sl.get(k),
                      "reference": "graphile-worker latency_c10", "reference_value": gl.get(k),
                      "ratio": None, "wanted": f"<= {lim_ms} ms",
-                     "met": sl.get(k) is not None and sl[k] <= lim_ms and bool(pk.get("ok"))})
+                     "met": None if sl.get(k) is None else sl[k] <= lim_ms and bool(pk.get("ok"))})
     idle = (sc.get("submit") or {}).get("resources", {}).get("conveyor_idle_rss_mib")
     rows.append({"target": "idle RSS MiB", "conveyor": max(idle) if idle else None, "reference": "30 MB",
                  "reference_value": 28.6, "ratio": None, "wanted": "< 30 MB (28.6 MiB)",
-                 "met": bool(idle) and max(idle) < 28.6})
-    loads = [s.get("resources", {}).get("other_load_cores") for s in sc.values() if isinstance(s, dict)]
+                 "met": None if not idle else max(idle) < 28.6})
+    each = [s for s in sc.values() if isinstance(s, dict)]
+    each += [v for s in each for v in (s.get("variants") or {}).values()]  # big-table's drains
+    loads = [s.get("resources", {}).get("other_load_cores") for s in each]
     loads = [x for x in loads if x is not None]
     return {"rows": rows, "other_load_cores_max": max(loads) if loads else None}
 
@@ -385,16 +505,21 @@ def print_targets(t):
     fmt = lambda v: "-" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))
     rows = [("target", "Conveyor", "against", "value", "ratio", "wanted", "met")]
     for r in t["rows"]:
+        if r["conveyor"] is None:
+            continue  # Conveyor's side did not run in this run
         rows.append((r["target"], fmt(r["conveyor"]), r["reference"], fmt(r["reference_value"]), fmt(r["ratio"]),
                      r["wanted"], "-" if r["met"] is None else ("yes" if r["met"] else "NO")))
+    if len(rows) == 1:
+        return
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
-    print("Issue 15 targets (one run, one cluster):")
+    print("Issue 15 targets (one run, one cluster; rows whose scenarios did not run are left out):")
     for i, r in enumerate(rows):
         print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
         if i == 0:
             print("  ".join("-" * x for x in w))
     print(f"other_load_cores (largest of any Conveyor scenario): {t['other_load_cores_max']}")
+    print("ceiling: pgbench's claim-then-complete cycle at the drain's batch, the best of its client counts")
 
 
 def main():
@@ -435,7 +560,7 @@ def main():
     peers = peers_section(work)
     if peers:
         res["peers"] = peers
-        res["targets"] = targets(res)
+    res["targets"] = targets(res)
 
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
@@ -458,6 +583,24 @@ def main():
             continue
         if "error" in s:
             rows.append((name, "error: " + s["error"], "", "", "", "", "", "FAIL"))
+            continue
+        if name == "big-table":
+            ratios = s.get("ratio_to_empty") or {}
+            for v, label in BIG_VARIANTS:
+                x = (s.get("variants") or {}).get(v)
+                if not x:
+                    continue
+                r = x.get("resources", {})
+                extra = ""
+                if v != "empty":
+                    extra = f" ({ratios.get(v)}x empty)"
+                if "history_deleted_during_drain" in x and v == "retention":
+                    extra += f", {x['history_deleted_during_drain']:,} old rows deleted meanwhile"
+                rows.append((f"big-table {v}", f"{label}, {x.get('preloaded_rows', 0):,} rows: "
+                             f"{x.get('jobs_per_s') or 0:,} jobs/s{extra}", "-", str(r.get("conveyor_cpu_s", "-")),
+                             str(r.get("postgres_cpu_s", "-")),
+                             f"-/{'+'.join(map(str, r.get('conveyor_peak_rss_mib') or [])) or '-'}",
+                             f"{r.get('other_load_cores', '-')} cores", "ok" if x.get("ok") else "FAIL"))
             continue
         r = s.get("resources", {})
         if name in ("submit", "batch"):
@@ -490,8 +633,7 @@ def main():
             print("  ".join("-" * x for x in w))
     print("latency: submit/batch = HTTP request latency; pickup/steady = answered -> done; "
           "sse-fanout = event delivery (see bench/README.md)")
-    if "targets" in res:
-        print_targets(res["targets"])
+    print_targets(res["targets"])
     print(f"wrote {args.out}")
     bad = [n for n, s in res["scenarios"].items() if not s.get("ok") and "skipped" not in s]
     if bad:
