@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Hand-written SVG charts from bench/results/latest.json (standard library only).
 
-    plot.py latest.json OUTDIR   -> OUTDIR/steady.svg (latency over time), OUTDIR/drain.svg (throughput)
+    plot.py latest.json OUTDIR   -> OUTDIR/steady.svg (latency over time), OUTDIR/drain.svg (throughput),
+                                    OUTDIR/drain-concurrency.svg and drain-processes.svg (jobs/s by
+                                    concurrency and by process count), soak.svg (with soak)
 """
 import json
 import os
@@ -27,14 +29,15 @@ def esc(s):
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def chart(title, xlabel, ylabel, series, subtitle="", log_y=False):
-    """series: [(name, [(x, y), ...], dashed)]"""
+def chart(title, xlabel, ylabel, series, subtitle="", log_y=False, xticks=None, markers=False):
+    """series: [(name, [(x, y), ...], dashed)]; xticks: the x values to mark (default 6 even ones);
+    markers: a dot with its value at every point (for curves of a few points)."""
     import math
     xs = [x for _, pts, _ in series for x, _ in pts]
     ys = [y for _, pts, _ in series for _, y in pts if y is not None]
     if not xs:
         xs, ys = [0, 1], [0, 1]
-    xmax = nice_max(max(xs))
+    xmax = nice_max(max(xs + list(xticks or [])))
     if log_y:
         lo = 10 ** math.floor(math.log10(max(min(y for y in ys if y > 0), 1e-3))) if any(y > 0 for y in ys) else 0.1
         hi = 10 ** math.ceil(math.log10(max(ys))) if max(ys) > 0 else 1
@@ -69,8 +72,7 @@ def chart(title, xlabel, ylabel, series, subtitle="", log_y=False):
         o.append(f'<line x1="{L}" y1="{y:.1f}" x2="{W - R}" y2="{y:.1f}" stroke="#e5e5e5"/>')
         label = f"{v:g}" if v < 1e4 else f"{v:,.0f}"
         o.append(f'<text x="{L - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
-    for i in range(6):
-        x = xmax * i / 5
+    for x in (xticks if xticks else [xmax * i / 5 for i in range(6)]):
         o.append(f'<line x1="{tx(x):.1f}" y1="{H - B}" x2="{tx(x):.1f}" y2="{H - B + 5}" stroke="#333"/>')
         o.append(f'<text x="{tx(x):.1f}" y="{H - B + 18}" text-anchor="middle">{x:g}</text>')
     o.append(f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="#333"/>')
@@ -86,12 +88,60 @@ def chart(title, xlabel, ylabel, series, subtitle="", log_y=False):
         d = " ".join(f"{tx(x):.1f},{ty(y):.1f}" for x, y in pts)
         dash = ' stroke-dasharray="5,4"' if dashed else ""
         o.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.8"{dash} points="{d}"/>')
+        if markers:
+            for x, y in pts:
+                o.append(f'<circle cx="{tx(x):.1f}" cy="{ty(y):.1f}" r="3.5" fill="{c}"/>')
+                o.append(f'<text x="{tx(x) + 6:.1f}" y="{ty(y) - 6:.1f}" fill="{c}" font-size="11">{y:,.0f}</text>')
         ly = T + 14 + 18 * i
         o.append(f'<line x1="{W - R + 12}" y1="{ly - 4}" x2="{W - R + 36}" y2="{ly - 4}" stroke="{c}" '
                  f'stroke-width="2"{dash}/>')
         o.append(f'<text x="{W - R + 42}" y="{ly}">{esc(name)}</text>')
     o.append("</svg>")
     return "\n".join(o) + "\n"
+
+
+def scaling(res, out, sub):
+    """drain jobs/s by concurrency (Conveyor, the peers, the SQL cycle) and by process count."""
+    sc = res.get("scenarios", {})
+
+    def rate(name):
+        s = sc.get(name) or {}
+        return s.get("jobs_per_s") if s.get("ok") else None
+
+    def conc(name):
+        return (sc.get(name) or {}).get("worker_concurrency")
+
+    def peer(p, phase):
+        runs = (res.get("peers") or {}).get(p, {}).get("runs") or [{}]
+        x = runs[-1].get("phases", {}).get(phase) or {}
+        return x.get("jobs_per_s") if x.get("ok") else None
+
+    conv = [(conc(n), rate(n)) for n in ("drain", "drain-c50") if rate(n)]
+    cyc = ((sc.get("limit") or {}).get("claim_complete_cycle") or {}) if (sc.get("limit") or {}).get("ok") else {}
+    series = [("Conveyor, 1 process", conv, False)]
+    for label, p, fmt in (("graphile batched", "graphile-worker", "drain_c{}_batched"),
+                          ("graphile default", "graphile-worker", "drain_c{}"),
+                          ("pg-boss fetch loop", "pg-boss", "drain_fetchloop_c{}")):
+        pts = [(c, peer(p, fmt.format(c))) for c in (10, 50)]
+        series.append((label, [(c, v) for c, v in pts if v], False))
+    series.append(("SQL cycle (pgbench)", [(b, (cyc.get(f"batch{b}") or {}).get("jobs_per_s")) for b in (10, 50)
+                                           if (cyc.get(f"batch{b}") or {}).get("jobs_per_s")], True))
+    series = [x for x in series if x[1]]
+    if conv:
+        svg = chart(f"drain by concurrency: {(sc.get('drain') or sc.get('drain-c50') or {}).get('jobs')} queued noop jobs",
+                    "worker concurrency (SQL cycle: jobs per claim)", "jobs/s, until every completion committed",
+                    series, sub + f"; run {res.get('generated_at')}", xticks=[0, 10, 20, 30, 40, 50], markers=True)
+        open(os.path.join(out, "drain-concurrency.svg"), "w").write(svg)
+        print(f"wrote {os.path.join(out, 'drain-concurrency.svg')}")
+    procs = [((sc.get(n) or {}).get("processes"), rate(n)) for n in ("drain", "drain-2proc", "drain-4proc") if rate(n)]
+    if len(procs) > 1:
+        c = conc("drain")
+        svg = chart(f"drain by process count: {sc['drain'].get('jobs')} queued noop jobs, concurrency {c} each",
+                    "Conveyor processes (on the same 2 cores and database)", "jobs/s, until every completion committed",
+                    [(f"Conveyor, c{c} per process", procs, False)], sub + f"; run {res.get('generated_at')}",
+                    xticks=[0, 1, 2, 3, 4], markers=True)
+        open(os.path.join(out, "drain-processes.svg"), "w").write(svg)
+        print(f"wrote {os.path.join(out, 'drain-processes.svg')}")
 
 
 def main():
@@ -124,6 +174,7 @@ def main():
                     f"{so.get('p99_ms_last_minute')} ms (first/last minute)")
         open(os.path.join(out, "soak.svg"), "w").write(svg)
         print(f"wrote {os.path.join(out, 'soak.svg')}")
+    scaling(res, out, sub)
     series = []
     for name in ("drain", "drain-c50", "drain-2proc", "drain-4proc"):
         d = sc.get(name)

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { run, runMigrations, makeWorkerUtils, Logger } from 'graphile-worker';
 import {
   N, N_SINGLE, CONCURRENCY, CONCURRENCY_HIGH, ENQUEUE_IN_FLIGHT, BULK_BATCH, LAT_JOBS, LAT_SPACING_MS,
-  now, sleep, rate, inFlight, waitFor, Ledger, latencyStats, pgFacts, hostFacts, Results, makePool,
-  processDeadline, wantPhase,
+  sleep, rate, inFlight, waitFor, Ledger, latencyStats, pgFacts, hostFacts, Results, makePool,
+  processDeadline, wantPhase, spacedAdds,
 } from './lib.mjs';
 
 processDeadline(parseInt(process.env.HARNESS_DEADLINE_MS || '840000', 10));
@@ -114,14 +114,7 @@ async function latency(name, concurrency) {
   const ledger = new Ledger();
   const runner = await startWorker(concurrency, ledger);
   await sleep(1000); // let it settle into idle (LISTEN established, first empty fetch done)
-  const returned = new Map();
-  const tBegin = res.mark();
-  for (let i = 0; i < LAT_JOBS; i++) {
-    const wait = tBegin + i * LAT_SPACING_MS - now();
-    if (wait > 0) await sleep(wait);
-    const job = await utils.addJob(TASK, { i });
-    returned.set(String(job.id), now());
-  }
+  const returned = await spacedAdds(res, LAT_JOBS, LAT_SPACING_MS, async (i) => (await utils.addJob(TASK, { i })).id);
   await waitFor(() => ledger.distinct >= LAT_JOBS, `${name}: handlers`, 60000);
   res.lap();
   await sleep(200);

@@ -14,8 +14,8 @@ import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import {
   N, N_SINGLE, CONCURRENCY, CONCURRENCY_HIGH, ENQUEUE_IN_FLIGHT, BULK_BATCH, LAT_JOBS, LAT_SPACING_MS, PG,
-  now, sleep, rate, inFlight, waitFor, Ledger, latencyStats, pgFacts, hostFacts, Results, makePool,
-  processDeadline, wantPhase,
+  sleep, rate, inFlight, waitFor, Ledger, latencyStats, pgFacts, hostFacts, Results, makePool,
+  processDeadline, wantPhase, spacedAdds,
 } from './lib.mjs';
 
 processDeadline(parseInt(process.env.HARNESS_DEADLINE_MS || '840000', 10));
@@ -85,19 +85,30 @@ if (wantPhase('enqueue_bulk')) {
   res.phase('enqueue_bulk', { jobs: N, batch: BULK_BATCH, ms: Math.round(ms), jobs_per_s: rate(N, ms), in_db: inDb, ok: inDb === N && new Set(ids).size === N });
 }
 
-// (b) drain with stock workers: `concurrency` x work(), one job per fetch
-async function drainWork(name, concurrency, n) {
-  if (!wantPhase(name)) return;
+// A fresh queue with n jobs in it and fresh statistics (see bench-graphile.mjs), untimed.
+async function backlog(name, n) {
   const q = await freshQueue(name);
   const ids = await bulkInsert(q, n);
-  await sql.query('analyze pgboss.job'); // fresh statistics for the backlog (see bench-graphile.mjs)
-  const ledger = new Ledger();
-  res.mark();
+  await sql.query('analyze pgboss.job');
+  return { q, ids };
+}
+
+// `concurrency` stock workers on q, one job per fetch, polling every POLL_S; each records its jobs.
+async function startWorkers(q, concurrency, ledger) {
   for (let w = 0; w < concurrency; w++) {
     await boss.work(q, { batchSize: 1, pollingIntervalSeconds: POLL_S }, async (jobs) => {
       for (const job of jobs) ledger.hit(job.id);
     });
   }
+}
+
+// (b) drain with stock workers: `concurrency` x work(), one job per fetch
+async function drainWork(name, concurrency, n) {
+  if (!wantPhase(name)) return;
+  const { q, ids } = await backlog(name, n);
+  const ledger = new Ledger();
+  res.mark();
+  await startWorkers(q, concurrency, ledger);
   await waitFor(() => ledger.distinct >= n, `${name}: handlers`);
   await waitFor(async () => (await countState(q, 'completed')) === n, `${name}: completions`);
   const ms = res.lap();
@@ -109,9 +120,7 @@ async function drainWork(name, concurrency, n) {
 // (b') drain with `concurrency` back-to-back fetch/complete loops (no polling sleep while work remains)
 async function drainFetchLoop(name, concurrency, n) {
   if (!wantPhase(name)) return;
-  const q = await freshQueue(name);
-  const ids = await bulkInsert(q, n);
-  await sql.query('analyze pgboss.job'); // fresh statistics for the backlog (see bench-graphile.mjs)
+  const { q, ids } = await backlog(name, n);
   const ledger = new Ledger();
   res.mark();
   const lane = async () => {
@@ -140,20 +149,9 @@ async function latency(name, concurrency) {
   if (!wantPhase(name)) return;
   const q = await freshQueue(name);
   const ledger = new Ledger();
-  for (let w = 0; w < concurrency; w++) {
-    await boss.work(q, { batchSize: 1, pollingIntervalSeconds: POLL_S }, async (jobs) => {
-      for (const job of jobs) ledger.hit(job.id);
-    });
-  }
+  await startWorkers(q, concurrency, ledger);
   await sleep(1000); // workers are now idle, sleeping between polls
-  const returned = new Map();
-  const tBegin = res.mark();
-  for (let i = 0; i < LAT_JOBS; i++) {
-    const wait = tBegin + i * LAT_SPACING_MS - now();
-    if (wait > 0) await sleep(wait);
-    const id = await boss.send(q, { i });
-    returned.set(String(id), now());
-  }
+  const returned = await spacedAdds(res, LAT_JOBS, LAT_SPACING_MS, (i) => boss.send(q, { i }));
   await waitFor(() => ledger.distinct >= LAT_JOBS, `${name}: handlers`, 120000);
   res.lap();
   await sleep(200);

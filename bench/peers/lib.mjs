@@ -56,6 +56,20 @@ export async function waitFor(pred, what, timeoutMs = PHASE_TIMEOUT_MS, everyMs 
   }
 }
 
+// The pickup-latency load of both harnesses: `count` calls of add(i) (which enqueues one job and
+// returns its id) spaced `spacingMs` apart from res.mark(); returns id -> now() when add returned.
+export async function spacedAdds(res, count, spacingMs, add) {
+  const returned = new Map();
+  const tBegin = res.mark();
+  for (let i = 0; i < count; i++) {
+    const wait = tBegin + i * spacingMs - now();
+    if (wait > 0) await sleep(wait);
+    const id = await add(i);
+    returned.set(String(id), now());
+  }
+  return returned;
+}
+
 // Nearest-rank percentile of an ascending-sorted array.
 export function pct(sorted, p) {
   if (!sorted.length) return NaN;
