@@ -138,7 +138,7 @@ def scaling(res, out, sub):
         c = conc("drain")
         svg = chart(f"drain by process count: {sc['drain'].get('jobs')} queued noop jobs, concurrency {c} each",
                     "Conveyor processes (on the same 2 cores and database)", "jobs/s, until every completion committed",
-                    [(f"Conveyor, c{c} per process", procs, False)], sub + f"; run {res.get('generated_at')}",
+                    [(f"Conveyor, c{c} each", procs, False)], sub + f"; run {res.get('generated_at')}",
                     xticks=[0, 1, 2, 3, 4], markers=True)
         open(os.path.join(out, "drain-processes.svg"), "w").write(svg)
         print(f"wrote {os.path.join(out, 'drain-processes.svg')}")

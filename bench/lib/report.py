@@ -502,7 +502,7 @@ def targets(res):
 
 
 def print_targets(t):
-    fmt = lambda v: "-" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))
+    fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if isinstance(v, (int, float)) and v >= 1000 else str(v))
     rows = [("target", "Conveyor", "against", "value", "ratio", "wanted", "met")]
     for r in t["rows"]:
         if r["conveyor"] is None:
