@@ -79,9 +79,10 @@ TEST_CASE("failover: the primary SIGKILLed under load, its synchronous standby p
           "[scale][failover]") {
     PgCluster primary("primary"), standby("standby");
     primary.init();
-    // Commits wait for the standby's flush; fsync is off because only processes die here, and
-    // the page cache outlives them.
-    primary.start({"fsync=off", "synchronous_standby_names='*'"});
+    // fsync is off because only processes die here, and the page cache outlives them.
+    // synchronous_standby_names is set once the standby runs: set before, every commit (the
+    // CREATE DATABASE below) would wait for a standby that does not exist yet.
+    primary.start({"fsync=off"});
     {
         pqxx::connection c(primary.url("postgres"));
         pqxx::nontransaction(c).exec0("CREATE DATABASE conveyor");
@@ -95,6 +96,13 @@ TEST_CASE("failover: the primary SIGKILLed under load, its synchronous standby p
     standby.base_backup_of(primary);
     // Promoted, it runs alone: no synchronous standby for it to wait for.
     standby.start({"fsync=off"});
+    {
+        // From here on, commits wait for the standby's flush.
+        pqxx::connection c(primary.url("postgres"));
+        pqxx::nontransaction tx(c);
+        tx.exec0("ALTER SYSTEM SET synchronous_standby_names = '*'");
+        tx.exec("SELECT pg_reload_conf()");
+    }
     REQUIRE(wait_until(
         [&] {
             return count(primary.url("postgres"),
